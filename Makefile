@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make run` (server on the embedded default) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run test lint format schema bench catalog clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+## run: create the venv, migrate, load the demo catalog if empty, serve with gunicorn + uvicorn workers
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input -v 0
+	$(BIN)/python manage.py load_catalog --if-empty
+	$(BIN)/python manage.py collectstatic --no-input -v 0
+	$(BIN)/gunicorn backend.asgi:application -c backend/gunicorn.conf.py -b $(HOST):$(PORT) -w $(WORKERS)
+
+## test: the whole suite with coverage (floor 90%)
+test: $(STAMP)
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-fail-under=80 $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## schema: re-export schema.graphql after an API change
+schema: $(STAMP)
+	$(BIN)/python manage.py export_schema schema.schema:schema --path schema.graphql
+
+## catalog: rebuild movies/data/catalog.json.gz from ../shared/data
+catalog: $(STAMP)
+	$(BIN)/python scripts/build_catalog.py
+
+## bench: performance figures against the fake TMDb (prints a table; never fails on timing)
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) staticfiles .coverage .pytest_cache

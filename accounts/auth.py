@@ -1,0 +1,48 @@
+"""Authenticates a GraphQL request from its JWT, once, when the context is built.
+
+Tokens are djangorestframework-simplejwt access tokens, sent as
+``Authorization: JWT <token>`` (django-graphql-jwt's prefix) or ``Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+
+PREFIXES = {prefix.lower() for prefix in api_settings.AUTH_HEADER_TYPES}
+
+
+def _token_from(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    parts = header.split()
+    if len(parts) == 2 and parts[0].lower() in PREFIXES:
+        return parts[1]
+    return None
+
+
+def _user_for(raw_token: str) -> tuple[User | None, str | None]:
+    try:
+        token = AccessToken(raw_token)  # type: ignore[arg-type]
+    except TokenError:
+        return None, "The access token is invalid or expired."
+    user_id = token.get(api_settings.USER_ID_CLAIM)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None, "The access token's account no longer exists."
+    return user, None
+
+
+async def authenticate_request(request: HttpRequest) -> tuple[User | None, str | None]:
+    """The signed-in user, or None; plus why a sent token was refused (None if none was sent)."""
+    header = request.headers.get("Authorization")
+    if not header:
+        return None, None
+    raw_token = _token_from(request)
+    if raw_token is None:
+        return None, "The Authorization header must be 'JWT <token>' or 'Bearer <token>'."
+    return await sync_to_async(_user_for)(raw_token)

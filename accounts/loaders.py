@@ -1,0 +1,68 @@
+"""Per-viewer movie state (favorite? on the watchlist? my rating?), batched per request.
+
+Each field costs one query for all movies of a response, whatever the page
+size, and none for anonymous viewers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from strawberry.dataloader import DataLoader
+
+from accounts.models import Favorite, Rating, WatchlistEntry
+from schema.context import Info
+
+
+def _membership_loader(model: Any, user_id: int) -> Callable[[], DataLoader[int, bool]]:
+    def factory() -> DataLoader[int, bool]:
+        async def load(ids: list[int]) -> list[bool]:
+            query = model.objects.filter(user_id=user_id, movie_id__in=ids).values_list("movie_id", flat=True)
+            present = set(await sync_to_async(list)(query))
+            return [movie_id in present for movie_id in ids]
+
+        return DataLoader(load_fn=load)
+
+    return factory
+
+
+def _rating_loader(user_id: int) -> Callable[[], DataLoader[int, float | None]]:
+    def factory() -> DataLoader[int, float | None]:
+        async def load(ids: list[int]) -> list[float | None]:
+            query = Rating.objects.filter(user_id=user_id, movie_id__in=ids).values_list("movie_id", "score")
+            scores = {movie_id: float(score) for movie_id, score in await sync_to_async(list)(query)}
+            return [scores.get(movie_id) for movie_id in ids]
+
+        return DataLoader(load_fn=load)
+
+    return factory
+
+
+async def is_favorite(info: Info, movie_id: int) -> bool:
+    user = info.context.user
+    if user is None:
+        return False
+    return await info.context.loader("viewer.favorite", _membership_loader(Favorite, user.pk)).load(movie_id)
+
+
+async def in_watchlist(info: Info, movie_id: int) -> bool:
+    user = info.context.user
+    if user is None:
+        return False
+    loader = info.context.loader("viewer.watchlist", _membership_loader(WatchlistEntry, user.pk))
+    return await loader.load(movie_id)
+
+
+async def my_rating(info: Info, movie_id: int) -> float | None:
+    user = info.context.user
+    if user is None:
+        return None
+    return await info.context.loader("viewer.rating", _rating_loader(user.pk)).load(movie_id)
+
+
+def forget(info: Info) -> None:
+    """Drops this request's per-viewer answers after a mutation changed them."""
+    for name in ("viewer.favorite", "viewer.watchlist", "viewer.rating"):
+        info.context.loaders.pop(name, None)

@@ -1,0 +1,25 @@
+"""URL routes: the GraphQL endpoint, probes, metrics and the admin."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from backend.health import healthz, readyz
+from backend.metrics import metrics_view
+from schema.schema import schema
+from schema.views import GraphQLView
+
+urlpatterns = [
+    # Token-authenticated API: no cookies are trusted for writes, so CSRF does not apply.
+    path(
+        "graphql",
+        csrf_exempt(
+            GraphQLView.as_view(schema=schema, graphql_ide="graphiql" if settings.GRAPHIQL_ENABLED else None)
+        ),
+    ),
+    path("healthz", healthz),
+    path("readyz", readyz),
+    path("metrics", metrics_view),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,132 @@
+"""How long each kind of catalog result lives in the shared cache, and its keys.
+
+Keys are namespaced by source and versioned (``CACHE_VERSION`` plus a schema
+version bumped when the stored shape changes), so a deploy that changes
+either never reads an old value. Each value is also written under a stale
+key that lives much longer: when the source fails, the stale copy answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core.cache import cache
+
+from movies import metrics
+from movies.records import UpstreamUnavailable
+
+logger = logging.getLogger(__name__)
+
+CacheKind = Literal["trending", "list", "movie", "genres", "search", "discover", "similar", "recommendations"]
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+
+# The product plan's TTLs, in seconds.
+TTL: dict[CacheKind, int] = {
+    "trending": 30 * MINUTE,
+    "list": HOUR,
+    "movie": 24 * HOUR,
+    "genres": 24 * HOUR,
+    "search": HOUR,
+    "discover": HOUR,
+    "similar": 24 * HOUR,
+    "recommendations": 2 * HOUR,
+}
+STALE_TTL = 7 * 24 * HOUR
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9:._-]{0,100}$")
+# Bumped when the shape of a cached value changes.
+SCHEMA_VERSION = 1
+
+
+def cache_key(source: str, kind: CacheKind, *parts: object) -> str:
+    """A namespaced, versioned key; long parameter lists are hashed to keep keys short."""
+    raw = ":".join(str(part) for part in parts)
+    # Free text (search queries) and long parameter lists become a fixed-size hash,
+    # so keys stay short and free of spaces and control characters.
+    if not _PLAIN_KEY.match(raw):
+        raw = hashlib.sha256(raw.encode()).hexdigest()[:32]
+    return f"v{settings.CACHE_VERSION}.{SCHEMA_VERSION}:{source}:{kind}:{raw}"
+
+
+def _stale(key: str) -> str:
+    return f"stale:{key}"
+
+
+def get_or_compute(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
+    """The cached value for ``key``, else ``compute()`` stored with the kind's TTL.
+
+    If ``compute`` raises UpstreamUnavailable, the stale copy answers when there is one.
+    """
+    value = cache.get(key)
+    if value is not None:
+        metrics.cache_hit(kind)
+        return value
+    metrics.cache_miss(kind)
+    try:
+        value = compute()
+    except UpstreamUnavailable:
+        stale = cache.get(_stale(key))
+        if stale is None:
+            raise
+        metrics.stale_served(kind)
+        logger.warning("serving stale %s for %s", kind, key)
+        return stale
+    _store(kind, {key: value})
+    return value
+
+
+def _store(kind: CacheKind, values: Mapping[str, Any]) -> None:
+    # Two calls, not one, because the fresh and stale copies expire at different times.
+    cache.set_many(dict(values), timeout=TTL[kind])
+    cache.set_many({_stale(key): value for key, value in values.items()}, timeout=STALE_TTL)
+
+
+def get_many_or_compute(
+    kind: CacheKind,
+    keys: Mapping[int, str],
+    compute: Callable[[list[int]], Mapping[int, Any]],
+) -> dict[int, Any]:
+    """Batched read-through: one MGET, ``compute`` for the misses only, one pipelined write.
+
+    ``keys`` maps an id to its cache key. Ids ``compute`` does not return are
+    unknown and absent from the result. If ``compute`` fails upstream, the
+    misses are answered from stale copies where they exist, and the error is
+    raised only if some id has none.
+    """
+    found = cache.get_many(list(keys.values())) if keys else {}
+    result: dict[int, Any] = {}
+    missing: list[int] = []
+    for item_id, key in keys.items():
+        if key in found:
+            result[item_id] = found[key]
+        else:
+            missing.append(item_id)
+    metrics.cache_hit(kind, len(result))
+    if not missing:
+        return result
+    metrics.cache_miss(kind, len(missing))
+    try:
+        computed = compute(missing)
+    except UpstreamUnavailable:
+        stale = cache.get_many([_stale(keys[item_id]) for item_id in missing])
+        if len(stale) < len(missing):
+            raise
+        metrics.stale_served(kind, len(stale))
+        for item_id in missing:
+            result[item_id] = stale[_stale(keys[item_id])]
+        return result
+    if computed:
+        _store(kind, {keys[item_id]: value for item_id, value in computed.items()})
+    result.update(computed)
+    return result
+
+
+def delete(keys: Iterable[str]) -> None:
+    """Drops fresh copies (stale ones stay: they only answer when the source fails)."""
+    cache.delete_many(list(keys))

@@ -1,0 +1,37 @@
+"""Per-request dataloaders for catalog lookups: one batched call per tick, not one per row."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from strawberry.dataloader import DataLoader
+
+from movies import catalog
+from movies.records import MAX_IDS, GenreRecord
+from movies.sources.base import MovieEntry
+from schema.context import Info
+
+
+def _movie_loader() -> DataLoader[int, MovieEntry | None]:
+    async def load(ids: list[int]) -> list[MovieEntry | None]:
+        found = await sync_to_async(catalog.lookup)(ids)
+        return [found.get(movie_id) for movie_id in ids]
+
+    return DataLoader(load_fn=load, max_batch_size=MAX_IDS)
+
+
+def _genre_loader() -> DataLoader[int, GenreRecord | None]:
+    async def load(ids: list[int]) -> list[GenreRecord | None]:
+        by_id = {genre.id: genre for genre in await sync_to_async(catalog.genres)()}
+        return [by_id.get(genre_id) for genre_id in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def movie_loader(info: Info) -> DataLoader[int, MovieEntry | None]:
+    """Movies with details by id, through the cache, for this request."""
+    return info.context.loader("movie", _movie_loader)
+
+
+def genre_loader(info: Info) -> DataLoader[int, GenreRecord | None]:
+    """Genres by id for this request (one cached genre list behind it)."""
+    return info.context.loader("genre", _genre_loader)

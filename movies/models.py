@@ -1,0 +1,129 @@
+"""The local catalog: the embedded default source, TMDb's cached copy, and the recommender's pool."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from movies.records import GenreRecord, MovieDetails, MovieRecord
+
+
+class Genre(models.Model):
+    """A TMDb genre; the primary key is TMDb's genre id."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_record(self) -> GenreRecord:
+        return GenreRecord(id=self.id, name=self.name)
+
+
+class Movie(models.Model):
+    """A movie; the primary key is TMDb's movie id, as everywhere in the API."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    title = models.CharField(max_length=300)
+    original_title = models.CharField(max_length=300, blank=True, default="")
+    original_language = models.CharField(max_length=8, blank=True, default="")
+    overview = models.TextField(blank=True, default="")
+    release_date = models.DateField(null=True, blank=True)
+    vote_average = models.FloatField(null=True, blank=True)
+    vote_count = models.PositiveIntegerField(null=True, blank=True)
+    popularity = models.FloatField(null=True, blank=True)
+    adult = models.BooleanField(default=False)
+    poster_path = models.CharField(max_length=200, blank=True, default="")
+    backdrop_path = models.CharField(max_length=200, blank=True, default="")
+    # Kept denormalised as well as in the M2M: reads build records without a join.
+    genre_ids = models.JSONField(default=list, blank=True)
+    genres = models.ManyToManyField(Genre, related_name="movies", blank=True)
+
+    # Detail fields; has_details says whether they were ever fetched.
+    has_details = models.BooleanField(default=False)
+    tagline = models.CharField(max_length=500, blank=True, default="")
+    runtime = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=32, blank=True, default="")
+    imdb_id = models.CharField(max_length=16, blank=True, default="")
+    homepage = models.URLField(max_length=500, blank=True, default="")
+    budget = models.BigIntegerField(null=True, blank=True)
+    revenue = models.BigIntegerField(null=True, blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-popularity", "id")
+        indexes = [
+            models.Index(fields=["-popularity"], name="movie_popularity_idx"),
+            models.Index(fields=["-vote_average", "vote_count"], name="movie_vote_idx"),
+            models.Index(fields=["-release_date"], name="movie_release_idx"),
+            models.Index(fields=["original_language"], name="movie_language_idx"),
+            models.Index(fields=["-revenue"], name="movie_revenue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def to_record(self) -> MovieRecord:
+        return MovieRecord(
+            id=self.id,
+            title=self.title,
+            original_title=self.original_title or None,
+            original_language=self.original_language or None,
+            overview=self.overview or None,
+            release_date=self.release_date,
+            vote_average=self.vote_average,
+            vote_count=self.vote_count,
+            popularity=self.popularity,
+            adult=self.adult,
+            poster_path=self.poster_path or None,
+            backdrop_path=self.backdrop_path or None,
+            genre_ids=tuple(self.genre_ids or ()),
+        )
+
+    def to_details(self) -> MovieDetails:
+        return MovieDetails(
+            tagline=self.tagline or None,
+            runtime=self.runtime,
+            status=self.status or None,
+            imdb_id=self.imdb_id or None,
+            homepage=self.homepage or None,
+            budget=self.budget,
+            revenue=self.revenue,
+            keywords=tuple(self.keywords or ()),
+        )
+
+    @staticmethod
+    def fields_from(record: MovieRecord, details: MovieDetails | None = None) -> dict[str, object]:
+        """Column values for a record (and its details, when known), for bulk upserts."""
+        values: dict[str, object] = {
+            "title": record.title,
+            "original_title": record.original_title or "",
+            "original_language": record.original_language or "",
+            "overview": record.overview or "",
+            "release_date": record.release_date,
+            "vote_average": record.vote_average,
+            "vote_count": record.vote_count,
+            "popularity": record.popularity,
+            "adult": record.adult,
+            "poster_path": record.poster_path or "",
+            "backdrop_path": record.backdrop_path or "",
+            "genre_ids": list(record.genre_ids),
+        }
+        if details is not None:
+            values.update(
+                has_details=True,
+                tagline=details.tagline or "",
+                runtime=details.runtime,
+                status=details.status or "",
+                imdb_id=details.imdb_id or "",
+                homepage=details.homepage or "",
+                budget=details.budget,
+                revenue=details.revenue,
+                keywords=list(details.keywords),
+            )
+        return values

@@ -1,0 +1,140 @@
+"""Catalog queries of the schema."""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+import strawberry
+from asgiref.sync import sync_to_async
+
+from movies import catalog
+from movies.loaders import movie_loader
+from movies.records import MAX_IDS, MAX_PAGE, DiscoverQuery
+from movies.types import DiscoverFilter, DiscoverSort, Genre, Movie, MoviePage, TimeWindow
+from schema.context import Info
+from schema.errors import BadUserInput
+
+MAX_QUERY_LENGTH = 200
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+T = TypeVar("T")
+
+
+def check_page(page: int) -> None:
+    if not 1 <= page <= MAX_PAGE:
+        raise BadUserInput(f"page must be between 1 and {MAX_PAGE}.")
+
+
+def check_year_range(year_from: int | None, year_to: int | None) -> None:
+    for name, year in (("yearFrom", year_from), ("yearTo", year_to)):
+        if year is not None and not 1870 <= year <= 2100:
+            raise BadUserInput(f"{name} must be a year between 1870 and 2100.")
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise BadUserInput("yearFrom must not be after yearTo.")
+
+
+def check_language(language: str) -> None:
+    if not _LANGUAGE.match(language):
+        raise BadUserInput(f"{language!r} is not an ISO 639-1 language code (two lowercase letters).")
+
+
+def _given(value: T | None) -> T | None:
+    """An optional input field's value; left out (UNSET) reads as None."""
+    return None if value is strawberry.UNSET else value
+
+
+def discover_query(filter: DiscoverFilter | None, sort: DiscoverSort) -> DiscoverQuery:
+    """Validates a DiscoverFilter into the source-neutral query."""
+    if filter is None:
+        return DiscoverQuery(sort=sort.value)
+    year_from, year_to = _given(filter.year_from), _given(filter.year_to)
+    min_vote_average, min_vote_count = _given(filter.min_vote_average), _given(filter.min_vote_count)
+    language = _given(filter.language)
+    genre_ids = tuple(_given(filter.genre_ids) or ())
+    excluded = tuple(_given(filter.exclude_genre_ids) or ())
+    check_year_range(year_from, year_to)
+    if min_vote_average is not None and not 0 <= min_vote_average <= 10:
+        raise BadUserInput("minVoteAverage must be between 0 and 10.")
+    if min_vote_count is not None and min_vote_count < 0:
+        raise BadUserInput("minVoteCount must not be negative.")
+    if language is not None:
+        check_language(language)
+    if set(genre_ids) & set(excluded):
+        raise BadUserInput("A genre cannot be both in genreIds and excludeGenreIds.")
+    return DiscoverQuery(
+        genre_ids=genre_ids,
+        exclude_genre_ids=excluded,
+        year_from=year_from,
+        year_to=year_to,
+        min_vote_average=min_vote_average,
+        min_vote_count=min_vote_count,
+        language=language,
+        include_adult=filter.include_adult,
+        sort=sort.value,
+    )
+
+
+async def _list(kind: str, page: int) -> MoviePage:
+    check_page(page)
+    return MoviePage.from_record(await sync_to_async(catalog.movie_list)(kind, page))  # type: ignore[arg-type]
+
+
+@strawberry.type
+class CatalogQuery:
+    @strawberry.field(description="All movie genres.")
+    async def genres(self) -> list[Genre]:
+        return [Genre.from_record(genre) for genre in await sync_to_async(catalog.genres)()]
+
+    @strawberry.field(description="Movies trending today or this week.")
+    async def trending_movies(self, time_window: TimeWindow = TimeWindow.WEEK, page: int = 1) -> MoviePage:
+        return await _list(f"trending_{time_window.value}", page)
+
+    @strawberry.field(description="Most popular movies right now.")
+    async def popular_movies(self, page: int = 1) -> MoviePage:
+        return await _list("popular", page)
+
+    @strawberry.field(description="Highest rated movies (with enough votes to count).")
+    async def top_rated_movies(self, page: int = 1) -> MoviePage:
+        return await _list("top_rated", page)
+
+    @strawberry.field(description="Movies in cinemas now.")
+    async def now_playing_movies(self, page: int = 1) -> MoviePage:
+        return await _list("now_playing", page)
+
+    @strawberry.field(description="Movies coming to cinemas soon.")
+    async def upcoming_movies(self, page: int = 1) -> MoviePage:
+        return await _list("upcoming", page)
+
+    @strawberry.field(description="One movie by TMDb id; null if there is no such movie.")
+    async def movie(self, info: Info, id: int) -> Movie | None:
+        entry = await movie_loader(info).load(id)
+        return Movie(record=entry[0], known_details=entry[1]) if entry else None
+
+    @strawberry.field(description="at most 100 ids; order kept, null where an id is unknown")
+    async def movies(self, info: Info, ids: list[int]) -> list[Movie | None]:
+        if len(ids) > MAX_IDS:
+            raise BadUserInput(f"At most {MAX_IDS} ids per query.")
+        entries = await movie_loader(info).load_many(ids)
+        return [Movie(record=entry[0], known_details=entry[1]) if entry else None for entry in entries]
+
+    @strawberry.field(description="Movies matching a title (typos tolerated on PostgreSQL).")
+    async def search_movies(self, query: str, year: int | None = None, page: int = 1) -> MoviePage:
+        check_page(page)
+        text = " ".join(query.split())
+        if not text:
+            raise BadUserInput("query must not be empty.")
+        if len(text) > MAX_QUERY_LENGTH:
+            raise BadUserInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
+        check_year_range(year, year)
+        return MoviePage.from_record(await sync_to_async(catalog.search)(text, year, page))
+
+    @strawberry.field(description="Movies matching filters, sorted as asked.")
+    async def discover_movies(
+        self,
+        filter: DiscoverFilter | None = None,
+        sort_by: DiscoverSort = DiscoverSort.POPULARITY_DESC,
+        page: int = 1,
+    ) -> MoviePage:
+        check_page(page)
+        query = discover_query(filter, sort_by)
+        return MoviePage.from_record(await sync_to_async(catalog.discover)(query, page))

@@ -1,0 +1,1 @@
+"""Catalog sources: where movies come from (TMDb or our own database)."""

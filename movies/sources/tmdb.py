@@ -1,0 +1,88 @@
+"""The TMDb catalog source: TmdbClient's answers, kept in our tables as they pass.
+
+Every movie TMDb returns is upserted into the local Movie table, so users'
+lists and the recommender keep working when TMDb is down, and a movie TMDb
+cannot return right now is answered from that copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.db import DatabaseError
+
+from movies import metrics
+from movies.records import DiscoverQuery, GenreRecord, ListKind, MovieDetails, MovieRecord, PageRecord
+from movies.sources.base import MovieEntry
+from movies.sources.local import LocalCatalogSource
+from movies.store import upsert_genres, upsert_movies
+from movies.tmdb import TmdbClient, TmdbPartialFailure
+
+logger = logging.getLogger(__name__)
+
+
+def _keep(entries: Sequence[tuple[MovieRecord, MovieDetails | None]]) -> None:
+    """Stores what TMDb returned; a failed write only costs the local copy, never the answer."""
+    try:
+        upsert_movies(entries)
+    except DatabaseError:
+        logger.exception("could not store %d TMDb movies locally", len(entries))
+
+
+def _keep_page(page: PageRecord) -> PageRecord:
+    _keep([(movie, None) for movie in page.results])
+    return page
+
+
+class TmdbSource:
+    """Catalog reads from live TMDb."""
+
+    name = "tmdb"
+
+    def __init__(self, client: TmdbClient) -> None:
+        self.client = client
+        self.local = LocalCatalogSource()
+
+    @classmethod
+    def from_settings(cls) -> TmdbSource:
+        return cls(TmdbClient.from_settings(on_request=metrics.upstream_request))
+
+    def genres(self) -> list[GenreRecord]:
+        genres = self.client.genres()
+        try:
+            upsert_genres(genres)
+        except DatabaseError:
+            logger.exception("could not store TMDb genres locally")
+        return genres
+
+    def movie_list(self, kind: ListKind, page: int) -> PageRecord:
+        return _keep_page(self.client.movie_list(kind, page))
+
+    def lookup(self, ids: Sequence[int]) -> dict[int, MovieEntry]:
+        try:
+            found: dict[int, MovieEntry] = dict(self.client.movies_many(ids))
+        except TmdbPartialFailure as failure:
+            # What TMDb could not send now comes from our copy; only if we have
+            # none does the error reach the cache layer (which tries stale copies).
+            local = self.local.lookup(failure.failed_ids)
+            if len(local) < len(failure.failed_ids):
+                raise
+            _keep(list(failure.results.values()))
+            return {**failure.results, **local}
+        _keep(list(found.values()))
+        return found
+
+    def search(self, query: str, year: int | None, page: int) -> PageRecord:
+        return _keep_page(self.client.search(query, year, page))
+
+    def discover(self, query: DiscoverQuery, page: int) -> PageRecord:
+        return _keep_page(self.client.discover(query, page))
+
+    def similar(self, movie_id: int, limit: int) -> list[MovieRecord]:
+        return list(_keep_page(self.client.similar(movie_id)).results[:limit])
+
+    def check(self) -> str:
+        # Readiness must not spend upstream quota on every probe: TMDb health
+        # shows in the upstream metrics and the UPSTREAM_UNAVAILABLE errors.
+        return "tmdb (configured)" if self.client.configured else "tmdb (no credentials)"

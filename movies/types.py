@@ -1,0 +1,252 @@
+"""GraphQL types of the catalog: Movie, Genre, MoviePage and their enums and inputs.
+
+Movie and Genre are plain strawberry types over the records a catalog source
+returns (not Django model types): a movie may come from TMDb or our database.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+
+import strawberry
+from django.conf import settings
+
+from accounts import loaders as viewer_loaders
+from movies import catalog
+from movies.loaders import genre_loader, movie_loader
+from movies.records import GenreRecord, MovieDetails, MovieRecord, PageRecord
+from schema.context import Info
+from schema.errors import BadUserInput
+
+MAX_SIMILAR = 50
+
+
+@strawberry.enum
+class TimeWindow(enum.Enum):
+    DAY = "day"
+    WEEK = "week"
+
+
+@strawberry.enum
+class PosterSize(enum.Enum):
+    W92 = "w92"
+    W154 = "w154"
+    W185 = "w185"
+    W342 = "w342"
+    W500 = "w500"
+    W780 = "w780"
+    ORIGINAL = "original"
+
+
+@strawberry.enum
+class BackdropSize(enum.Enum):
+    W300 = "w300"
+    W780 = "w780"
+    W1280 = "w1280"
+    ORIGINAL = "original"
+
+
+@strawberry.enum
+class DiscoverSort(enum.Enum):
+    POPULARITY_DESC = "popularity_desc"
+    VOTE_AVERAGE_DESC = "vote_average_desc"
+    RELEASE_DATE_DESC = "release_date_desc"
+    REVENUE_DESC = "revenue_desc"
+    TITLE_ASC = "title_asc"
+
+
+@strawberry.type(description="A TMDb movie genre.")
+class Genre:
+    id: int
+    name: str
+
+    @classmethod
+    def from_record(cls, record: GenreRecord) -> Genre:
+        return cls(id=record.id, name=record.name)
+
+
+GRAPHQL_INT_MAX = 2**31 - 1
+
+
+def _as_graphql_int(value: int | None) -> int | None:
+    """GraphQL's Int is 32-bit; box-office figures of the biggest films are not."""
+    return value if value is not None and value <= GRAPHQL_INT_MAX else None
+
+
+def _image_url(path: str | None, size: str) -> str | None:
+    return f"{settings.TMDB_IMAGE_BASE_URL}/{size}{path}" if path else None
+
+
+@strawberry.type(description="A movie, identified by its TMDb id.")
+class Movie:
+    record: strawberry.Private[MovieRecord]
+    # Known when the movie came from a details lookup; else fetched on demand.
+    known_details: strawberry.Private[MovieDetails | None] = None
+
+    @strawberry.field(description="TMDb movie id.")
+    def id(self) -> int:
+        return self.record.id
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.record.title
+
+    @strawberry.field
+    def original_title(self) -> str | None:
+        return self.record.original_title
+
+    @strawberry.field(description="ISO 639-1 code of the original language.")
+    def original_language(self) -> str | None:
+        return self.record.original_language
+
+    @strawberry.field
+    def overview(self) -> str | None:
+        return self.record.overview
+
+    @strawberry.field
+    def release_date(self) -> date | None:
+        return self.record.release_date
+
+    @strawberry.field(description="Year of release.")
+    def year(self) -> int | None:
+        return self.record.year
+
+    @strawberry.field(description="TMDb average vote, 0 to 10.")
+    def vote_average(self) -> float | None:
+        return self.record.vote_average
+
+    @strawberry.field
+    def vote_count(self) -> int | None:
+        return self.record.vote_count
+
+    @strawberry.field(description="TMDb popularity score.")
+    def popularity(self) -> float | None:
+        return self.record.popularity
+
+    @strawberry.field
+    def adult(self) -> bool:
+        return self.record.adult
+
+    @strawberry.field(description="TMDb image path; see posterUrl for a full URL.")
+    def poster_path(self) -> str | None:
+        return self.record.poster_path
+
+    @strawberry.field
+    def backdrop_path(self) -> str | None:
+        return self.record.backdrop_path
+
+    @strawberry.field(description="Full poster image URL at the given size; null without a poster.")
+    def poster_url(self, size: PosterSize = PosterSize.W500) -> str | None:
+        return _image_url(self.record.poster_path, size.value)
+
+    @strawberry.field(description="Full backdrop image URL at the given size; null without one.")
+    def backdrop_url(self, size: BackdropSize = BackdropSize.W780) -> str | None:
+        return _image_url(self.record.backdrop_path, size.value)
+
+    @strawberry.field(description="The movie's genres (batched per request).")
+    async def genres(self, info: Info) -> list[Genre]:
+        found = await genre_loader(info).load_many(list(self.record.genre_ids))
+        return [Genre.from_record(genre) for genre in found if genre is not None]
+
+    async def _details(self, info: Info) -> MovieDetails:
+        if self.known_details is None:
+            entry = await movie_loader(info).load(self.record.id)
+            self.known_details = (entry[1] if entry else None) or MovieDetails()
+        return self.known_details
+
+    @strawberry.field(description="Detail field: costs a batched, cached details lookup.")
+    async def tagline(self, info: Info) -> str | None:
+        return (await self._details(info)).tagline
+
+    @strawberry.field(description="Detail field: running time in minutes.")
+    async def runtime(self, info: Info) -> int | None:
+        return (await self._details(info)).runtime
+
+    @strawberry.field(description="Detail field: e.g. Released, Post Production.")
+    async def status(self, info: Info) -> str | None:
+        return (await self._details(info)).status
+
+    @strawberry.field(description="Detail field: IMDb id, e.g. tt0137523.")
+    async def imdb_id(self, info: Info) -> str | None:
+        return (await self._details(info)).imdb_id
+
+    @strawberry.field(description="Detail field.")
+    async def homepage(self, info: Info) -> str | None:
+        return (await self._details(info)).homepage
+
+    @strawberry.field(
+        description="Detail field: in US dollars; null above 2,147,483,647 (GraphQL Int), see budgetUsd."
+    )
+    async def budget(self, info: Info) -> int | None:
+        return _as_graphql_int((await self._details(info)).budget)
+
+    @strawberry.field(description="Detail field: in US dollars, exact for any amount.")
+    async def budget_usd(self, info: Info) -> float | None:
+        budget = (await self._details(info)).budget
+        return float(budget) if budget is not None else None
+
+    @strawberry.field(
+        description="Detail field: in US dollars; null above 2,147,483,647 (GraphQL Int), see revenueUsd."
+    )
+    async def revenue(self, info: Info) -> int | None:
+        return _as_graphql_int((await self._details(info)).revenue)
+
+    @strawberry.field(description="Detail field: in US dollars, exact for any amount.")
+    async def revenue_usd(self, info: Info) -> float | None:
+        revenue = (await self._details(info)).revenue
+        return float(revenue) if revenue is not None else None
+
+    @strawberry.field(description="Detail field: TMDb keywords.")
+    async def keywords(self, info: Info) -> list[str]:
+        return list((await self._details(info)).keywords)
+
+    @strawberry.field(description="Movies like this one, most similar first (1 to 50).")
+    async def similar(self, info: Info, limit: int = 10) -> list[Movie]:
+        if not 1 <= limit <= MAX_SIMILAR:
+            raise BadUserInput(f"limit must be between 1 and {MAX_SIMILAR}.")
+        from asgiref.sync import sync_to_async
+
+        records = await sync_to_async(catalog.similar)(self.record.id, limit)
+        return [Movie(record=record) for record in records]
+
+    @strawberry.field(description="Whether the viewer has favorited it; false for anonymous viewers.")
+    async def is_favorite(self, info: Info) -> bool:
+        return await viewer_loaders.is_favorite(info, self.record.id)
+
+    @strawberry.field(description="Whether it is on the viewer's watchlist; false for anonymous viewers.")
+    async def in_watchlist(self, info: Info) -> bool:
+        return await viewer_loaders.in_watchlist(info, self.record.id)
+
+    @strawberry.field(description="The viewer's rating (0.5 to 5.0); null if unrated or anonymous.")
+    async def my_rating(self, info: Info) -> float | None:
+        return await viewer_loaders.my_rating(info, self.record.id)
+
+
+@strawberry.type(description="One page of a TMDb-style list: 20 results a page, pages 1..500.")
+class MoviePage:
+    page: int
+    total_pages: int
+    total_results: int
+    results: list[Movie]
+
+    @classmethod
+    def from_record(cls, record: PageRecord) -> MoviePage:
+        return cls(
+            page=record.page,
+            total_pages=record.total_pages,
+            total_results=record.total_results,
+            results=[Movie(record=movie) for movie in record.results],
+        )
+
+
+@strawberry.input(description="Filters for discoverMovies; every field is optional.")
+class DiscoverFilter:
+    genre_ids: list[int] | None = strawberry.UNSET
+    exclude_genre_ids: list[int] | None = strawberry.UNSET
+    year_from: int | None = strawberry.UNSET
+    year_to: int | None = strawberry.UNSET
+    min_vote_average: float | None = strawberry.UNSET
+    min_vote_count: int | None = strawberry.UNSET
+    language: str | None = strawberry.UNSET
+    include_adult: bool = False

@@ -1,0 +1,32 @@
+"""The one GraphQL schema: each app's root types merged, plus the schema-wide extensions."""
+
+from __future__ import annotations
+
+import strawberry
+from django.conf import settings
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+from strawberry_django.optimizer import DjangoOptimizerExtension
+
+from movies.schema import CatalogQuery
+
+Query = merge_types("Query", (CatalogQuery,))
+
+schema = strawberry.Schema(
+    query=Query,
+    extensions=[
+        # Validation costs ~20x parse + execute on a small query (DESIGN.md): cache both.
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
+        DjangoOptimizerExtension,
+    ],
+)

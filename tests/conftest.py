@@ -1,0 +1,131 @@
+"""Shared fixtures: a GraphQL client over HTTP, service guards, a clean cache per test."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from tests.fake_tmdb import fake_tmdb  # noqa: F401
+
+# CI sets this so a test skipped for want of PostgreSQL or Redis fails instead:
+# a green run must have exercised the real services.
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres(db: None) -> None:
+    """Skips (fails in CI) unless the tests run on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        _unavailable("needs PostgreSQL: set DATABASE_URL")
+
+
+@pytest.fixture
+def redis_cache() -> None:
+    """Skips (fails in CI) unless the cache is Redis."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        _unavailable("needs Redis: set REDIS_URL")
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+class GraphQLResponse:
+    """A GraphQL HTTP response: status, data and errors."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.data: dict[str, Any] | None = body.get("data")
+        self.errors: list[dict[str, Any]] = body.get("errors") or []
+
+    @property
+    def codes(self) -> list[str]:
+        return [error.get("extensions", {}).get("code") for error in self.errors]
+
+    def ok(self) -> dict[str, Any]:
+        """The data, asserting there were no errors."""
+        assert self.status == 200, self.body
+        assert not self.errors, self.errors
+        assert self.data is not None
+        return self.data
+
+
+GraphQL = Callable[..., GraphQLResponse]
+
+
+@pytest.fixture
+def gql(client: Client) -> GraphQL:
+    """POSTs a query to /graphql: ``gql(query, variables=None, token=None)``."""
+
+    def run(
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> GraphQLResponse:
+        extra = dict(headers or {})
+        if token:
+            extra["Authorization"] = f"JWT {token}"
+        response = client.post(
+            "/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            headers=extra,
+        )
+        return GraphQLResponse(response.status_code, json.loads(response.content), dict(response.headers))
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """The test database starts with the bundled catalog, loaded once per run."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("load_catalog", verbosity=0)
+
+
+@pytest.fixture
+def local_catalog(settings: Any) -> Iterator[None]:
+    """The embedded default source (the bundled catalog in the test database)."""
+    from movies import catalog
+
+    settings.CATALOG_SOURCE = "local"
+    catalog.get_source.cache_clear()
+    yield
+    catalog.get_source.cache_clear()
+
+
+@pytest.fixture
+def tmdb_catalog(settings: Any, fake_tmdb: Any) -> Iterator[Any]:  # noqa: F811
+    """Live-TMDb mode pointed at the fake TMDb server; yields the server."""
+    from movies import catalog
+
+    settings.CATALOG_SOURCE = "tmdb"
+    settings.TMDB_BASE_URL = fake_tmdb.base_url
+    settings.TMDB_API_KEY = fake_tmdb.api_key
+    settings.TMDB_MAX_RETRIES = 1
+    catalog.get_source.cache_clear()
+    yield fake_tmdb
+    catalog.get_source.cache_clear()

@@ -1,0 +1,184 @@
+"""The foundation: probes, settings safety, GraphiQL offline, query limits, error codes, logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db.utils import ConnectionHandler
+from django.test import Client
+
+from backend.settings import INSECURE_DEFAULT_SECRET_KEY, check_production_settings
+from tests.conftest import GraphQL
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD_KEY = "k" * 50
+
+
+def test_healthz_answers_without_touching_dependencies(client: Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+@pytest.mark.django_db
+def test_readyz_names_each_check(client: Client) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "cache", "catalog"}
+    assert all(check["status"] == "ok" for check in body["checks"].values())
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_the_database_is_gone(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = ConnectionHandler(
+        {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/nonexistent/dir/db.sqlite3"}}
+    )["default"]
+    monkeypatch.setattr("backend.health.connection", broken)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["checks"]["database"] == {
+        "status": "fail",
+        "error": "OperationalError",
+        "ms": body["checks"]["database"]["ms"],
+    }
+    assert "nonexistent" not in response.content.decode()
+
+
+def test_client_request_id_is_echoed_only_when_safe(client: Client) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"})["X-Request-ID"] == "abc-123"
+    forged = client.get("/healthz", headers={"X-Request-ID": "bad id\nINFO fake"})["X-Request-ID"]
+    assert forged != "bad id\nINFO fake"
+
+
+@pytest.mark.parametrize(
+    ("debug", "key", "hosts", "problem"),
+    [
+        (True, GOOD_KEY, ["api.example.com"], "DEBUG"),
+        (False, INSECURE_DEFAULT_SECRET_KEY, ["api.example.com"], "SECRET_KEY"),
+        (False, "short", ["api.example.com"], "SECRET_KEY"),
+        (False, GOOD_KEY, ["*"], "ALLOWED_HOSTS"),
+        (False, GOOD_KEY, [], "ALLOWED_HOSTS"),
+    ],
+)
+def test_production_refuses_unsafe_settings(debug: bool, key: str, hosts: list[str], problem: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match=problem):
+        check_production_settings("production", debug, key, hosts)
+
+
+def test_production_accepts_safe_settings_and_development_anything() -> None:
+    check_production_settings("production", False, GOOD_KEY, ["api.example.com"])
+    check_production_settings("development", True, INSECURE_DEFAULT_SECRET_KEY, ["*"])
+
+
+def test_production_process_will_not_start_with_debug_on() -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ENVIRONMENT": "production",
+        "DEBUG": "1",
+        "SECRET_KEY": GOOD_KEY,
+        "ALLOWED_HOSTS": "api.example.com",
+        "DJANGO_SETTINGS_MODULE": "backend.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DEBUG must be off" in result.stderr
+
+
+def test_graphiql_page_is_served_with_local_assets_only(client: Client) -> None:
+    response = client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "graphiql" in page.lower()
+    external = list(re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", page))
+    assert external == []
+    assets = re.findall(r"""(?:src|href)=["'](/static/[^"']+)""", page)
+    assert len(assets) >= 5
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200, asset
+        assert b"".join(served.streaming_content if served.streaming else [served.content])
+
+
+@pytest.mark.django_db
+def test_too_deep_query_is_rejected_with_a_code(gql: GraphQL) -> None:
+    nested = "id"
+    for _ in range(12):
+        nested = f"similar(limit: 1) {{ {nested} }}"
+    response = gql(f"{{ movie(id: 19995) {{ {nested} }} }}")
+    assert response.status == 200
+    assert response.codes == ["BAD_USER_INPUT"]
+    assert "exceeds maximum operation depth" in response.errors[0]["message"]
+
+
+@pytest.mark.django_db
+def test_too_many_aliases_are_rejected_with_a_code(gql: GraphQL) -> None:
+    aliases = " ".join(f"g{i}: genres {{ id }}" for i in range(40))
+    assert gql(f"{{ {aliases} }}").codes == ["BAD_USER_INPUT"]
+
+
+def test_syntax_and_validation_errors_carry_a_code(gql: GraphQL) -> None:
+    assert gql("{ genres { id ").codes == ["BAD_USER_INPUT"]
+    assert gql("{ noSuchField }").codes == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.django_db
+def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("SELECT password FROM secret_table")
+
+    monkeypatch.setattr("movies.catalog.genres", broken)
+    with caplog.at_level(logging.ERROR):
+        response = gql("{ genres { id } }", headers={"X-Request-ID": "req-42"})
+    assert response.codes == ["INTERNAL_SERVER_ERROR"]
+    assert response.errors[0]["message"] == "Internal server error."
+    assert "secret_table" not in json.dumps(response.body)
+    logged = [record for record in caplog.records if record.name == "schema.errors"]
+    assert logged
+    assert logged[0].request_id == "req-42"
+    assert logged[0].exc_info is not None
+
+
+def test_large_responses_are_gzipped(client: Client, db: None) -> None:
+    from django.core.management import call_command
+
+    call_command("load_catalog", verbosity=0)
+    query = "{ popularMovies { results { id title overview genres { name } } } }"
+    response = client.post(
+        "/graphql",
+        data=json.dumps({"query": query}),
+        content_type="application/json",
+        headers={"Accept-Encoding": "gzip"},
+    )
+    assert response.status_code == 200
+    assert response["Content-Encoding"] == "gzip"
+
+
+def test_committed_schema_matches_the_served_schema() -> None:
+    from strawberry.printer import print_schema
+
+    from schema.schema import schema
+
+    committed = (ROOT / "schema.graphql").read_text(encoding="utf-8")
+    assert committed.strip() == print_schema(schema).strip(), "schema.graphql is stale: run `make schema`"

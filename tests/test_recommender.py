@@ -1,0 +1,239 @@
+"""Tests of the recommender core (pure numpy/scipy) and one MovieLens 100K end-to-end guard."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from movies.recommender.content import ContentItem, ContentModel
+from movies.recommender.ease import ItemItemModel, fit_ease, top_k, top_n_neighbors
+from movies.recommender.metrics import (
+    average_precision_at_k,
+    evaluate_rankings,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+from movies.recommender.split import stratified_split
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get("SHARED_DATA_DIR")
+    if env:
+        base = Path(env)
+        return base / "data" if (base / "data").is_dir() and not (base / "movielens").is_dir() else base
+    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+@pytest.fixture
+def cooccurrence_matrix() -> sp.csr_matrix:
+    """6 users x 4 items: items 0 and 1 always go together, items 2 and 3 are unrelated noise."""
+    rows = [
+        [1, 1, 0, 0],
+        [1, 1, 0, 0],
+        [1, 1, 1, 0],
+        [1, 1, 0, 1],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+    ]
+    return sp.csr_matrix(np.array(rows, dtype=np.float32))
+
+
+@pytest.fixture
+def catalogue() -> list[ContentItem]:
+    return [
+        ContentItem(1, ["Science Fiction", "Action"], ["space", "alien", "war"], "en", 1979),
+        ContentItem(2, ["Science Fiction", "Action"], ["space", "alien"], "en", 1986),
+        ContentItem(3, ["Romance", "Comedy"], ["wedding", "paris"], "fr", 2001),
+        ContentItem(4, ["Romance", "Drama"], ["wedding"], "en", 1995),
+        ContentItem(5, ["Documentary"], ["nature"], "de", 2010),
+    ]
+
+
+# --- metrics (hand-computed) ----------------------------------------------------------------
+def test_metrics_hand_computed() -> None:
+    recommended = [10, 20, 30, 40]
+    relevant = {20, 40, 99}  # 99 was never recommended
+    k = 4
+    # hits at ranks 2 and 4 -> 2 hits
+    assert precision_at_k(recommended, relevant, k) == pytest.approx(2 / 4)  # hits / k
+    assert recall_at_k(recommended, relevant, k) == pytest.approx(2 / 3)  # hits / |relevant|
+    # AP (MS map_at_k): precision at the hits' ranks = 1/2 and 2/4; sum = 1.0; / |relevant| = 1/3
+    assert average_precision_at_k(recommended, relevant, k) == pytest.approx((1 / 2 + 2 / 4) / 3)
+    # DCG = 1/log2(3) + 1/log2(5) = 0.63093 + 0.43068 = 1.06161
+    # IDCG over min(3, 4) = 3 hits: 1/log2(2) + 1/log2(3) + 1/log2(4) = 1 + 0.63093 + 0.5 = 2.13093
+    # nDCG = 1.06161 / 2.13093 = 0.498189
+    dcg = 1 / math.log2(3) + 1 / math.log2(5)
+    idcg = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert ndcg_at_k(recommended, relevant, k) == pytest.approx(dcg / idcg)
+    assert ndcg_at_k(recommended, relevant, k) == pytest.approx(0.498189, abs=1e-6)
+
+
+def test_metrics_ideal_dcg_capped_at_k_and_average() -> None:
+    # 5 relevant items, k=2, both recommendations hit: DCG = IDCG (ideal capped at min(5, 2) = 2) -> 1.0
+    assert ndcg_at_k([1, 2], {1, 2, 3, 4, 5}, 2) == pytest.approx(1.0)
+    # precision = 2/2 = 1.0, recall = 2/5 = 0.4, AP = (1/1 + 2/2) / 5 = 0.4
+    assert average_precision_at_k([1, 2], {1, 2, 3, 4, 5}, 2) == pytest.approx(0.4)
+    recs = {1: np.array([1, 2]), 2: np.array([7, 8])}
+    truth = {1: {1, 2, 3, 4, 5}, 2: {8}, 3: set()}  # user 3 has no test items: ignored
+    m = evaluate_rankings(recs, truth, k=2)
+    # user 2: one hit at rank 2 -> precision 1/2, recall 1/1, AP (1/2)/1, nDCG (1/log2 3)/1
+    assert m.n_users == 2
+    assert m.precision == pytest.approx((1.0 + 0.5) / 2)
+    assert m.recall == pytest.approx((0.4 + 1.0) / 2)
+    assert m.map == pytest.approx((0.4 + 0.5) / 2)
+    assert m.ndcg == pytest.approx((1.0 + 1 / math.log2(3)) / 2)
+
+
+# --- split ------------------------------------------------------------------------------------
+def test_split_per_user_stratified_and_deterministic() -> None:
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(4, 40, size=30)
+    users = np.repeat(np.arange(30), sizes)
+    rng.shuffle(users)
+    items = rng.integers(0, 500, size=len(users))
+    train, test = stratified_split(users, items, ratio=0.75, seed=42)
+    assert len(np.intersect1d(train, test)) == 0
+    assert len(train) + len(test) == len(users)
+    for u, n in enumerate(sizes.tolist()):
+        n_train = int(np.sum(users[train] == u))
+        assert n_train == round(0.75 * n)  # Python's round, as MS Recommenders
+        assert abs(n_train / n - 0.75) <= 0.5 / n + 1e-9
+    again_train, again_test = stratified_split(users, items, ratio=0.75, seed=42)
+    np.testing.assert_array_equal(train, again_train)
+    np.testing.assert_array_equal(test, again_test)
+    other_train, _ = stratified_split(users, items, ratio=0.75, seed=7)
+    assert not np.array_equal(np.sort(train), np.sort(other_train))
+
+
+def test_split_matches_pandas_sample_semantics() -> None:
+    # One user with 8 rows: pandas' sample(frac=1, random_state=42) is RandomState(42).permutation(8);
+    # round(0.75 * 8) = 6 rows go to train.
+    users = np.zeros(8, dtype=np.int64)
+    items = np.arange(8)
+    train, test = stratified_split(users, items, 0.75, 42)
+    perm = np.random.RandomState(42).permutation(8)
+    np.testing.assert_array_equal(train, perm[:6])
+    np.testing.assert_array_equal(test, perm[6:])
+    by_item_train, _ = stratified_split(users, items, 0.75, 42, by="item")
+    assert len(by_item_train) == 8  # every item group has one row and round(0.75) = 1
+
+
+# --- EASE -------------------------------------------------------------------------------------
+def test_ease_recommends_cooccurring_item(cooccurrence_matrix: sp.csr_matrix) -> None:
+    B = fit_ease(cooccurrence_matrix, lam=0.5)
+    assert np.allclose(np.diag(B), 0.0)
+    model = ItemItemModel.train(cooccurrence_matrix, np.array([100, 101, 102, 103]), lam=0.5, n_neighbors=3)
+    top, _ = model.recommend(np.array([0]), np.array([1.0]), k=1)
+    assert top.tolist() == [1]  # a user who saw item 0 gets item 1
+    assert model.meta["n_users"] == 6
+    assert model.meta["n_interactions"] == 12
+    assert model.meta["lambda"] == 0.5
+    np.testing.assert_array_equal(model.popularity, [4, 4, 2, 2])
+
+
+def test_top_n_keeps_strongest_neighbours() -> None:
+    B = np.array(
+        [
+            [0.0, 0.9, -0.1, 0.5, -0.7],
+            [0.2, 0.0, 0.3, 0.01, 0.4],
+            [0.0, 0.0, 0.0, 0.0, 0.0],
+            [1.0, 2.0, 3.0, 0.0, 4.0],
+            [0.1, -0.2, 0.3, -0.4, 0.0],
+        ]
+    )
+    neighbors, weights = top_n_neighbors(B, 2)
+    assert neighbors.dtype == np.int32
+    assert weights.dtype == np.float32
+    assert neighbors[0].tolist() == [1, 4]  # |0.9| and |-0.7| beat 0.5 and -0.1
+    np.testing.assert_allclose(weights[0], [0.9, -0.7])
+    assert neighbors[1].tolist() == [4, 2]
+    assert neighbors[3].tolist() == [4, 2]
+    assert 2 not in neighbors[2].tolist() or neighbors[2].tolist().count(2) == 0  # never itself
+
+
+def test_score_matches_dense_product_when_nothing_is_cut(cooccurrence_matrix: sp.csr_matrix) -> None:
+    B = fit_ease(cooccurrence_matrix, lam=1.0)
+    model = ItemItemModel.from_dense(B, np.arange(4), np.ones(4), n_neighbors=3)
+    idx, w = np.array([0, 2]), np.array([1.0, 2.0])
+    np.testing.assert_allclose(model.score(idx, w), w @ B[idx], rtol=1e-5, atol=1e-6)
+
+
+def test_explain_names_contributing_item(cooccurrence_matrix: sp.csr_matrix) -> None:
+    model = ItemItemModel.train(cooccurrence_matrix, np.array([100, 101, 102, 103]), lam=0.5, n_neighbors=3)
+    reasons = model.explain(np.array([0, 3]), np.array([1.0, 1.0]), target_index=1)
+    assert reasons
+    assert reasons[0][0] == 0  # item 0 is why item 1 is recommended
+    assert reasons[0][1] > 0
+    assert model.index_of(101) == 1
+    assert model.index_of(999) is None
+
+
+def test_item_item_model_round_trip(tmp_path: Path, cooccurrence_matrix: sp.csr_matrix) -> None:
+    model = ItemItemModel.train(cooccurrence_matrix, np.array([100, 101, 102, 103]), lam=0.5, n_neighbors=2)
+    path = model.save(tmp_path / "ease.npz")
+    assert path.exists()
+    loaded = ItemItemModel.load(path)
+    np.testing.assert_array_equal(loaded.item_ids, model.item_ids)
+    np.testing.assert_array_equal(loaded.neighbors, model.neighbors)
+    np.testing.assert_array_equal(loaded.weights, model.weights)
+    np.testing.assert_array_equal(loaded.popularity, model.popularity)
+    assert loaded.meta == model.meta
+    assert loaded.neighbors.dtype == np.int32
+    assert loaded.weights.dtype == np.float32
+
+
+def test_top_k_excludes_and_orders() -> None:
+    idx, vals = top_k(np.array([0.1, 0.9, 0.5, 0.7]), 2, np.array([1]))
+    assert idx.tolist() == [3, 2]
+    np.testing.assert_allclose(vals, [0.7, 0.5])
+
+
+# --- content ----------------------------------------------------------------------------------
+def test_content_similar_finds_shared_genres_and_keywords(catalogue: list[ContentItem]) -> None:
+    model = ContentModel.build(catalogue)
+    similar = model.similar(1, k=2)
+    assert similar[0][0] == 2  # same genres and two shared keywords
+    assert similar[0][1] > similar[1][1]
+    assert model.similar(3, k=1)[0][0] == 4  # romance + wedding
+    assert model.similar(12345) == []
+
+
+def test_content_score_profile_and_round_trip(tmp_path: Path, catalogue: list[ContentItem]) -> None:
+    model = ContentModel.build(catalogue)
+    scores = model.score_profile([3], [1.0])
+    assert scores.shape == (5,)
+    assert int(np.argmax(np.where(model.item_ids == 3, -1, scores))) == 3  # row 3 is movie 4
+    assert not model.score_profile([999], [1.0]).any()
+    loaded = ContentModel.load(model.save(tmp_path / "content.npz"))
+    np.testing.assert_array_equal(loaded.item_ids, model.item_ids)
+    np.testing.assert_array_equal(loaded.vocabulary, model.vocabulary)
+    np.testing.assert_allclose(loaded.matrix.toarray(), model.matrix.toarray())
+    assert loaded.similar(1, k=1) == model.similar(1, k=1)
+
+
+# --- MovieLens 100K end to end ----------------------------------------------------------------
+@pytest.mark.movielens
+def test_ml100k_end_to_end() -> None:
+    path = _shared_data_dir() / "movielens" / "ml-100k"
+    if not (path / "u.data").is_file():
+        pytest.skip(f"MovieLens data not found at {path} (set SHARED_DATA_DIR to override)")
+    from movies.recommender.evaluation import evaluate_ml100k
+
+    # A fixed lambda keeps the test fast (tuning runs in the management command).
+    report = evaluate_ml100k(path, lam=500.0, include_dense=False)
+    ease = report.results[0]
+    assert ease.metrics.n_users == 943
+    assert ease.metrics.ndcg >= 0.45
+    assert ease.train_seconds is not None
+    assert ease.train_seconds < 30
+    assert ease.p95_ms is not None
+    assert ease.p95_ms < 10
+    popular = next(r for r in report.results if r.name == "Most popular")
+    assert ease.metrics.ndcg > popular.metrics.ndcg
