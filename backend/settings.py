@@ -247,6 +247,8 @@ LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="10/m")
 REGISTER_RATE_LIMIT = env.str("REGISTER_RATE_LIMIT", default="5/m")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_USE_CACHE = "default"
+# A cache outage must not lock everyone out of signing in.
+RATELIMIT_FAIL_OPEN = True
 
 # --- Recommender ----------------------------------------------------------
 RECOMMENDER_MODEL_PATH = env.path("RECOMMENDER_MODEL_PATH", default=BASE_DIR / "var" / "recommender.npz")

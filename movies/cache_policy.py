@@ -54,6 +54,11 @@ def cache_key(source: str, kind: CacheKind, *parts: object) -> str:
     return f"v{settings.CACHE_VERSION}.{SCHEMA_VERSION}:{source}:{kind}:{raw}"
 
 
+def recommendations_key(user_id: int) -> str:
+    """One user's cached recommendations (dropped when their lists or preferences change)."""
+    return cache_key("user", "recommendations", user_id)
+
+
 def _stale(key: str) -> str:
     return f"stale:{key}"
 

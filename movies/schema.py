@@ -10,10 +10,12 @@ from asgiref.sync import sync_to_async
 
 from movies import catalog
 from movies.loaders import movie_loader
+from movies.recommender.serving import MAX_RECOMMENDATIONS, recommendations_for
 from movies.records import MAX_IDS, MAX_PAGE, DiscoverQuery
-from movies.types import DiscoverFilter, DiscoverSort, Genre, Movie, MoviePage, TimeWindow
+from movies.types import DiscoverFilter, DiscoverSort, Genre, Movie, MoviePage, Recommendation, TimeWindow
 from schema.context import Info
 from schema.errors import BadUserInput
+from schema.permissions import IsAuthenticated, require_user
 
 MAX_QUERY_LENGTH = 200
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -138,3 +140,19 @@ class CatalogQuery:
         check_page(page)
         query = discover_query(filter, sort_by)
         return MoviePage.from_record(await sync_to_async(catalog.discover)(query, page))
+
+    @strawberry.field(description="requires authentication", extensions=[IsAuthenticated()])
+    async def recommendations(self, info: Info, limit: int = 20) -> list[Recommendation]:
+        if not 1 <= limit <= MAX_RECOMMENDATIONS:
+            raise BadUserInput(f"limit must be between 1 and {MAX_RECOMMENDATIONS}.")
+        items = await sync_to_async(recommendations_for)(require_user(info).pk, limit)
+        entries = await movie_loader(info).load_many([item.movie_id for item in items])
+        return [
+            Recommendation(
+                movie=Movie(record=entry[0], known_details=entry[1]),
+                score=item.score,
+                reasons=list(item.reasons),
+            )
+            for item, entry in zip(items, entries, strict=True)
+            if entry is not None
+        ]

@@ -250,3 +250,12 @@ class DiscoverFilter:
     min_vote_count: int | None = strawberry.UNSET
     language: str | None = strawberry.UNSET
     include_adult: bool = False
+
+
+@strawberry.type(description="A movie recommended to the viewer, with why.")
+class Recommendation:
+    movie: Movie
+    score: float
+    reasons: list[str] = strawberry.field(
+        description="Human-readable: 'Because you liked Heat', 'Matches your favorite genre: Crime'"
+    )

@@ -14,12 +14,15 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from accounts.schema import AccountMutation, AccountQuery
 from movies.schema import CatalogQuery
 
-Query = merge_types("Query", (CatalogQuery,))
+Query = merge_types("Query", (CatalogQuery, AccountQuery))
+Mutation = merge_types("Mutation", (AccountMutation,))
 
 schema = strawberry.Schema(
     query=Query,
+    mutation=Mutation,
     extensions=[
         # Validation costs ~20x parse + execute on a small query (DESIGN.md): cache both.
         lambda: ParserCache(maxsize=512),

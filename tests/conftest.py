@@ -129,3 +129,9 @@ def tmdb_catalog(settings: Any, fake_tmdb: Any) -> Iterator[Any]:  # noqa: F811
     catalog.get_source.cache_clear()
     yield fake_tmdb
     catalog.get_source.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_trained_model(settings: Any, tmp_path: Any) -> None:
+    """Each test starts with no collaborative model (a developer's var/ file must not leak in)."""
+    settings.RECOMMENDER_MODEL_PATH = tmp_path / "recommender.npz"

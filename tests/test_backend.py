@@ -182,3 +182,21 @@ def test_committed_schema_matches_the_served_schema() -> None:
 
     committed = (ROOT / "schema.graphql").read_text(encoding="utf-8")
     assert committed.strip() == print_schema(schema).strip(), "schema.graphql is stale: run `make schema`"
+
+
+def test_served_schema_keeps_the_public_contract() -> None:
+    """Every type, field, argument and default of contract.graphql is served unchanged."""
+    from graphql import build_schema, find_breaking_changes, find_dangerous_changes
+
+    from schema.schema import schema
+
+    contract = build_schema((ROOT / "schema" / "contract.graphql").read_text(encoding="utf-8"))
+    served = schema._schema
+    assert find_breaking_changes(contract, served) == []
+    dangerous = [
+        change
+        for change in find_dangerous_changes(contract, served)
+        # Adding enum values or optional arguments is allowed by the contract.
+        if change.type.name not in {"VALUE_ADDED_TO_ENUM", "OPTIONAL_ARG_ADDED"}
+    ]
+    assert dangerous == []

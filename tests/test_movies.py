@@ -61,7 +61,9 @@ def test_page_out_of_range_is_bad_user_input(gql: GraphQL, page: int) -> None:
 
 
 def test_top_rated_needs_enough_votes(gql: GraphQL) -> None:
-    results = gql("{ topRatedMovies { results { voteAverage voteCount } } }").ok()["topRatedMovies"]["results"]
+    results = gql("{ topRatedMovies { results { voteAverage voteCount } } }").ok()["topRatedMovies"][
+        "results"
+    ]
     assert all(movie["voteCount"] >= 300 for movie in results)
     averages = [movie["voteAverage"] for movie in results]
     assert averages == sorted(averages, reverse=True)
@@ -69,17 +71,23 @@ def test_top_rated_needs_enough_votes(gql: GraphQL) -> None:
 
 def test_now_playing_and_upcoming_sit_around_the_reference_date(gql: GraphQL) -> None:
     reference = LocalCatalogSource.reference_date()
-    data = gql("{ nowPlayingMovies { results { releaseDate } } upcomingMovies { results { releaseDate } } }").ok()
+    data = gql(
+        "{ nowPlayingMovies { results { releaseDate } } upcomingMovies { results { releaseDate } } }"
+    ).ok()
     playing = [date.fromisoformat(m["releaseDate"]) for m in data["nowPlayingMovies"]["results"]]
     upcoming = [date.fromisoformat(m["releaseDate"]) for m in data["upcomingMovies"]["results"]]
-    assert playing and upcoming
+    assert playing
+    assert upcoming
     assert all(reference - timedelta(days=60) < day <= reference for day in playing)
     assert all(reference < day <= reference + timedelta(days=120) for day in upcoming)
 
 
 def test_reference_date_setting_moves_the_lists(gql: GraphQL, settings: Any) -> None:
     settings.CATALOG_REFERENCE_DATE = "2009-12-18"
-    titles = [m["title"] for m in gql("{ nowPlayingMovies { results { title } } }").ok()["nowPlayingMovies"]["results"]]
+    titles = [
+        m["title"]
+        for m in gql("{ nowPlayingMovies { results { title } } }").ok()["nowPlayingMovies"]["results"]
+    ]
     assert "Avatar" in titles
 
 
@@ -97,14 +105,19 @@ def test_trending_blends_in_our_users_recent_favorites(gql: GraphQL) -> None:
     # Only the week's activity counts: a day window with old favorites does not move.
     Favorite.objects.filter(movie_id=obscure).update(created_at=timezone.now() - timedelta(days=3))
     cache.clear()
-    day = [m["id"] for m in gql("{ trendingMovies(timeWindow: DAY) { results { id } } }").ok()["trendingMovies"]["results"]]
+    day = [
+        m["id"]
+        for m in gql("{ trendingMovies(timeWindow: DAY) { results { id } } }").ok()["trendingMovies"][
+            "results"
+        ]
+    ]
     assert obscure not in day
 
 
 def test_movie_by_id_has_detail_fields(gql: GraphQL) -> None:
-    movie = gql("{ movie(id: 155) { id title year runtime tagline budget keywords status genres { name } } }").ok()[
-        "movie"
-    ]
+    movie = gql(
+        "{ movie(id: 155) { id title year runtime tagline budget keywords status genres { name } } }"
+    ).ok()["movie"]
     assert movie["title"] == "The Dark Knight"
     assert movie["year"] == 2008
     assert movie["runtime"] == 152
@@ -140,10 +153,13 @@ def test_search_finds_by_title_and_filters_by_year(gql: GraphQL) -> None:
 
 
 def test_search_tolerates_typos_on_postgres(gql: GraphQL, postgres: None) -> None:
-    results = gql('{ searchMovies(query: "dark nite") { results { title } } }').ok()["searchMovies"]["results"]
+    results = gql('{ searchMovies(query: "dark nite") { results { title } } }').ok()["searchMovies"][
+        "results"
+    ]
     assert "The Dark Knight" in [movie["title"] for movie in results[:5]]
     results = gql('{ searchMovies(query: "godfathr") { results { title } } }').ok()["searchMovies"]["results"]
-    assert results and results[0]["title"].startswith("The Godfather")
+    assert results
+    assert results[0]["title"].startswith("The Godfather")
 
 
 @pytest.mark.parametrize(("text", "message"), [("   ", "empty"), ("x" * 201, "at most 200")])
@@ -163,15 +179,24 @@ query($filter: DiscoverFilter, $sort: DiscoverSort!) {
 
 
 def test_discover_applies_every_filter(gql: GraphQL) -> None:
-    flt = {"genreIds": [28, 878], "excludeGenreIds": [16], "yearFrom": 2000, "yearTo": 2010,
-           "minVoteAverage": 6.5, "minVoteCount": 1000, "language": "en"}
+    flt = {
+        "genreIds": [28, 878],
+        "excludeGenreIds": [16],
+        "yearFrom": 2000,
+        "yearTo": 2010,
+        "minVoteAverage": 6.5,
+        "minVoteCount": 1000,
+        "language": "en",
+    }
     page = gql(DISCOVER, {"filter": flt, "sort": "VOTE_AVERAGE_DESC"}).ok()["discoverMovies"]
     assert page["totalResults"] > 0
     for movie in page["results"]:
         genres = {genre["id"] for genre in movie["genres"]}
-        assert {28, 878} <= genres and 16 not in genres
+        assert {28, 878} <= genres
+        assert 16 not in genres
         assert 2000 <= movie["year"] <= 2010
-        assert movie["voteAverage"] >= 6.5 and movie["voteCount"] >= 1000
+        assert movie["voteAverage"] >= 6.5
+        assert movie["voteCount"] >= 1000
         assert movie["originalLanguage"] == "en"
     averages = [movie["voteAverage"] for movie in page["results"]]
     assert averages == sorted(averages, reverse=True)
@@ -179,7 +204,11 @@ def test_discover_applies_every_filter(gql: GraphQL) -> None:
 
 @pytest.mark.parametrize(
     ("sort", "key", "reverse"),
-    [("TITLE_ASC", "title", False), ("REVENUE_DESC", "revenueUsd", True), ("RELEASE_DATE_DESC", "year", True)],
+    [
+        ("TITLE_ASC", "title", False),
+        ("REVENUE_DESC", "revenueUsd", True),
+        ("RELEASE_DATE_DESC", "year", True),
+    ],
 )
 def test_discover_sorts(gql: GraphQL, sort: str, key: str, reverse: bool) -> None:
     results = gql(DISCOVER, {"sort": sort}).ok()["discoverMovies"]["results"]
@@ -205,7 +234,9 @@ def test_discover_rejects_bad_filters(gql: GraphQL, flt: dict[str, Any], message
 
 
 def test_similar_movies_share_genres_and_exclude_the_movie(gql: GraphQL) -> None:
-    data = gql("{ movie(id: 155) { genres { id } similar(limit: 5) { id title genres { id } } } }").ok()["movie"]
+    data = gql("{ movie(id: 155) { genres { id } similar(limit: 5) { id title genres { id } } } }").ok()[
+        "movie"
+    ]
     genres = {genre["id"] for genre in data["genres"]}
     assert len(data["similar"]) == 5
     assert all(m["id"] != 155 and genres & {g["id"] for g in m["genres"]} for m in data["similar"])
@@ -226,8 +257,10 @@ def test_a_page_with_details_costs_constant_queries_then_none_when_cached(gql: G
 
 
 def test_cached_entries_use_the_design_ttls(gql: GraphQL, redis_cache: None) -> None:
-    gql("{ genres { id } trendingMovies { page } popularMovies { page } movie(id: 155) { title } "
-        'searchMovies(query: "heat") { page } discoverMovies { page } }').ok()
+    gql(
+        "{ genres { id } trendingMovies { page } popularMovies { page } movie(id: 155) { title } "
+        'searchMovies(query: "heat") { page } discoverMovies { page } }'
+    ).ok()
     from django_redis import get_redis_connection
 
     keys = {key.decode() for key in get_redis_connection("default").keys("*")}
@@ -251,7 +284,9 @@ def settings_prefix() -> str:
 
 # --- Live-TMDb mode, against the fake TMDb server --------------------------------
 
-TRENDING = "{ trendingMovies { totalPages results { id title posterUrl(size: W185) backdropUrl genres { name } } } }"
+TRENDING = (
+    "{ trendingMovies { totalPages results { id title posterUrl(size: W185) backdropUrl genres { name } } } }"
+)
 
 
 def test_tmdb_lists_come_from_tmdb_with_image_urls(gql: GraphQL, tmdb_catalog: Any) -> None:
@@ -270,7 +305,9 @@ def test_tmdb_page_of_details_is_one_batched_round_then_cached(gql: GraphQL, tmd
     query = "{ popularMovies { results { id title runtime tagline keywords genres { name } } } }"
     results = gql(query).ok()["popularMovies"]["results"]
     assert len(results) == 20
-    details_calls = [r for r in tmdb_catalog.requests if r.path.startswith("/3/movie/") and r.path[9:].isdigit()]
+    details_calls = [
+        r for r in tmdb_catalog.requests if r.path.startswith("/3/movie/") and r.path[9:].isdigit()
+    ]
     assert len(details_calls) == 20  # one per movie, fetched concurrently in one loader batch
     assert len({r.path for r in details_calls}) == 20
     assert tmdb_catalog.count("/movie/popular") == 1
@@ -281,7 +318,9 @@ def test_tmdb_page_of_details_is_one_batched_round_then_cached(gql: GraphQL, tmd
 
 
 def test_tmdb_movie_details_and_similar(gql: GraphQL, tmdb_catalog: Any) -> None:
-    movie = gql("{ movie(id: 550) { title runtime imdbId keywords similar(limit: 3) { id title } } }").ok()["movie"]
+    movie = gql("{ movie(id: 550) { title runtime imdbId keywords similar(limit: 3) { id title } } }").ok()[
+        "movie"
+    ]
     assert movie["title"] == "Fight Club"
     assert movie["runtime"] == 139
     assert movie["imdbId"] == "tt0137523"
@@ -337,4 +376,3 @@ def test_tmdb_movie_lookup_falls_back_to_the_local_copy(gql: GraphQL, tmdb_catal
     tmdb_catalog.down = True
     movie = gql("{ movie(id: 155) { title runtime } }").ok()["movie"]
     assert movie == {"title": "The Dark Knight", "runtime": 152}
-

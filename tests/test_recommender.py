@@ -237,3 +237,27 @@ def test_ml100k_end_to_end() -> None:
     assert ease.p95_ms < 10
     popular = next(r for r in report.results if r.name == "Most popular")
     assert ease.metrics.ndcg > popular.metrics.ndcg
+
+
+def test_edlae_variant_defaults_and_weight_exponent(cooccurrence_matrix: sp.csr_matrix) -> None:
+    # Defaults reproduce plain EASE; the EDLAE penalty q adds q * diag(G) to the ridge.
+    np.testing.assert_allclose(
+        fit_ease(cooccurrence_matrix, 0.5, 0.0, 0.0), fit_ease(cooccurrence_matrix, 0.5)
+    )
+    G = (cooccurrence_matrix.T @ cooccurrence_matrix).toarray().astype(np.float64)
+    P = np.linalg.inv(G + np.diag(0.5 + 2.0 * np.diag(G)))
+    expected = P / -np.diag(P)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(fit_ease(cooccurrence_matrix, 0.5, diag_penalty=2.0), expected, atol=1e-10)
+    # A stored weight exponent is applied to the caller's raw weights when scoring.
+    X = cooccurrence_matrix.multiply(4.0).tocsr()
+    model = ItemItemModel.train(X, np.arange(4), 0.5, 3, weight_exponent=0.5, user_exponent=0.25)
+    plain = ItemItemModel.from_dense(
+        fit_ease(cooccurrence_matrix.multiply(2.0).tocsr(), 0.5, user_exponent=0.25),
+        np.arange(4),
+        np.ones(4),
+        3,
+    )
+    np.testing.assert_allclose(model.score([0], [4.0]), plain.score([0], [2.0]), rtol=1e-5)
+    assert model.meta["weight_exponent"] == 0.5
+    assert model.recommend(np.array([0]), np.array([4.0]), k=1)[0].tolist() == [1]

@@ -1,7 +1,18 @@
 """EASE item-item model (Steck, "Embarrassingly Shallow Autoencoders", WWW 2019) and its serving form.
 
 Training is the closed form ``G = X^T X + lambda I``, ``P = G^-1``, ``B = -P / diag(P)`` with
-``diag(B) = 0``. The dense ``B`` is ``n_items x n_items``; for serving we keep only the ``N``
+``diag(B) = 0``. Two optional, validation-tuned variants of the Gram matrix are supported:
+
+* ``diag_penalty`` ``q``: the ridge term becomes ``lambda + q * diag(X^T X)`` per item. This is
+  the closed form of EASE trained with item drop-out (EDLAE, Steck, "Autoencoders that don't
+  overfit towards the identity", NeurIPS 2020: ``q = p / (1 - p)`` for drop-out probability
+  ``p``), i.e. an item-popularity-dependent lambda; popular items are regularised more.
+* ``user_exponent`` ``g``: each user's row is scaled by ``|u|^-g`` before the Gram matrix is
+  formed, so heavy users no longer dominate the co-occurrence statistics (scoring still uses the
+  raw row; a per-user factor would not change a ranking anyway).
+
+Interaction values may be compressed with ``weight_exponent`` ``t`` (``x -> x^t``, e.g. the
+square root of a 1-5 star rating); the model remembers ``t`` and applies it when scoring. The dense ``B`` is ``n_items x n_items``; for serving we keep only the ``N``
 strongest outgoing weights of every item (:class:`ItemItemModel`), so a user's scores are a sparse
 product over their interactions: ``score[j] = sum_i w_i * B[i, j]``.
 """
@@ -22,18 +33,53 @@ import scipy.sparse as sp
 FORMAT_VERSION = 1
 
 
-def fit_ease(X: sp.spmatrix | sp.sparray, lam: float = 300.0) -> np.ndarray:
+def ease_gram(X: sp.spmatrix | sp.sparray, user_exponent: float = 0.0) -> np.ndarray:
+    """Dense ``X^T D X`` with ``D = diag(|u|^(-2 * user_exponent))`` (plain ``X^T X`` for 0)."""
+    X = sp.csr_matrix(X, dtype=np.float64)
+    if user_exponent:
+        degree = np.maximum(np.diff(X.indptr), 1).astype(np.float64)
+        X = sp.csr_matrix(sp.diags(degree**-user_exponent) @ X)
+    return (X.T @ X).toarray()
+
+
+def lambda_scale(X: sp.spmatrix | sp.sparray, user_exponent: float = 0.0) -> float:
+    """``mean(diag(G)) / mean(item count)``: multiply a binary-X lambda by this for other weightings.
+
+    For a binary ``X`` without user normalisation this is exactly 1, so a "relative" lambda keeps
+    the meaning it has for binary EASE whatever the weighting or user normalisation.
+    """
+    X = sp.csr_matrix(X, dtype=np.float64)
+    if X.nnz == 0:
+        return 1.0
+    if user_exponent:
+        degree = np.maximum(np.diff(X.indptr), 1).astype(np.float64)
+        X = sp.csr_matrix(sp.diags(degree**-user_exponent) @ X)
+    total = float(X.multiply(X).sum())  # = trace(G)
+    return total / float(X.nnz)
+
+
+def fit_ease(
+    X: sp.spmatrix | sp.sparray,
+    lam: float = 300.0,
+    diag_penalty: float = 0.0,
+    user_exponent: float = 0.0,
+) -> np.ndarray:
     """Return EASE's dense item-item weight matrix ``B`` (float64, zero diagonal).
 
     Args:
         X: user x item interaction matrix (CSR), binary or weighted.
         lam: L2 regularisation lambda added to the Gram matrix's diagonal.
+        diag_penalty: extra ridge ``diag_penalty * diag(G)`` per item (EDLAE drop-out
+            ``p / (1 - p)``); 0 is plain EASE.
+        user_exponent: rows are scaled by ``|u|^-user_exponent`` before forming ``G``; 0 is plain
+            EASE.
     """
     if lam <= 0:
         raise ValueError("lambda must be positive")
-    X = sp.csr_matrix(X, dtype=np.float64)
-    G = (X.T @ X).toarray()
-    G[np.diag_indices_from(G)] += lam
+    if diag_penalty < 0:
+        raise ValueError("diag_penalty must be >= 0")
+    G = ease_gram(X, user_exponent)
+    G[np.diag_indices_from(G)] = np.diag(G) * (1.0 + diag_penalty) + lam
     # G is symmetric positive definite (lambda > 0), so a Cholesky-based inverse is safe and
     # about twice as fast as a general LU inverse.
     c, low = scipy.linalg.cho_factor(G, overwrite_a=True, check_finite=False)
@@ -120,10 +166,21 @@ class ItemItemModel:
         lam: float = 300.0,
         n_neighbors: int = 200,
         extra_meta: dict[str, Any] | None = None,
+        *,
+        diag_penalty: float = 0.0,
+        user_exponent: float = 0.0,
+        weight_exponent: float = 1.0,
     ) -> ItemItemModel:
-        """Fit EASE on ``X`` (users x items, columns aligned with ``item_ids``) and compact it."""
-        X = sp.csr_matrix(X)
-        B = fit_ease(X, lam)
+        """Fit EASE on ``X`` (users x items, columns aligned with ``item_ids``) and compact it.
+
+        The keyword-only options select the EASE variant (see the module docstring); their
+        defaults give plain EASE. ``weight_exponent`` ``t`` trains on ``X.data ** t`` and is
+        stored in ``meta`` so :meth:`score` raises the caller's weights to the same power.
+        """
+        X = sp.csr_matrix(X, dtype=np.float64)
+        if weight_exponent != 1.0:
+            X.data = np.abs(X.data) ** weight_exponent
+        B = fit_ease(X, lam, diag_penalty, user_exponent)
         popularity = np.asarray((X != 0).sum(axis=0)).ravel().astype(np.float32)
         meta: dict[str, Any] = {
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -132,6 +189,12 @@ class ItemItemModel:
             "n_interactions": int(X.nnz),
             "format_version": FORMAT_VERSION,
         }
+        if diag_penalty:
+            meta["diag_penalty"] = float(diag_penalty)
+        if user_exponent:
+            meta["user_exponent"] = float(user_exponent)
+        if weight_exponent != 1.0:
+            meta["weight_exponent"] = float(weight_exponent)
         meta.update(extra_meta or {})
         return cls.from_dense(B, item_ids, popularity, n_neighbors, meta)
 
@@ -150,19 +213,26 @@ class ItemItemModel:
         return known, np.flatnonzero(keep)
 
     # --- scoring ----------------------------------------------------------------------------
+    def _transform_weights(self, item_weights: np.ndarray) -> np.ndarray:
+        """The user's weights as the model was trained on them (``w ** weight_exponent``)."""
+        w = np.asarray(item_weights, dtype=np.float32)
+        t = float(self.meta.get("weight_exponent", 1.0))
+        return w if t == 1.0 else (np.abs(w) ** t).astype(np.float32)
+
     def score(self, item_indices: np.ndarray, item_weights: np.ndarray) -> np.ndarray:
         """Scores over all items for a user who interacted with ``item_indices``.
 
         Args:
             item_indices: column indices of the user's items.
             item_weights: the user's weight per item (1.0 for binary feedback, or a rating
-                weight, matching how the model was trained).
+                weight, matching how the model was trained; a stored ``weight_exponent`` is
+                applied here, so pass raw ratings).
 
         Returns:
             float32 array of length ``n_items``; the user's own items are NOT excluded here.
         """
         item_indices = np.asarray(item_indices, dtype=np.int64)
-        item_weights = np.asarray(item_weights, dtype=np.float32)
+        item_weights = self._transform_weights(item_weights)
         if item_indices.size == 0:
             return np.zeros(self.n_items, dtype=np.float32)
         nb = self.neighbors[item_indices]
@@ -199,7 +269,7 @@ class ItemItemModel:
         contribution, strongest first (for "Because you liked X").
         """
         item_indices = np.asarray(item_indices, dtype=np.int64)
-        item_weights = np.asarray(item_weights, dtype=np.float32)
+        item_weights = self._transform_weights(item_weights)
         if item_indices.size == 0:
             return []
         match = self.neighbors[item_indices] == target_index

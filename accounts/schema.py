@@ -1,0 +1,164 @@
+"""Account queries and mutations: auth (django-graphql-jwt's names), profile, user lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from asgiref.sync import sync_to_async
+
+from accounts import loaders as viewer_loaders
+from accounts import models, ratelimit, services, tokens
+from accounts.types import AuthPayload, Favorite, Preferences, Rating, User, WatchlistEntry
+from schema.context import Info
+from schema.permissions import IsAuthenticated, require_user
+
+
+@strawberry.input
+class RegisterInput:
+    username: str
+    email: str
+    password: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@strawberry.input
+class ProfileInput:
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@strawberry.input
+class PreferencesInput:
+    favorite_genre_ids: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, description="each field left out keeps its stored value"
+    )
+    disliked_genre_ids: list[int] | None = strawberry.UNSET
+    languages: list[str] | None = strawberry.UNSET
+    min_vote_average: float | None = strawberry.UNSET
+    year_from: int | None = strawberry.UNSET
+    year_to: int | None = strawberry.UNSET
+    include_adult: bool | None = strawberry.UNSET
+
+
+def _payload(pair: tokens.TokenPair) -> AuthPayload:
+    return AuthPayload(
+        token=pair.token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        refresh_expires_in=pair.refresh_expires_in,
+        user=pair.user,  # type: ignore[arg-type]
+    )
+
+
+@strawberry.type
+class AccountQuery:
+    @strawberry.field(description="null for anonymous viewers")
+    def me(self, info: Info) -> User | None:
+        if info.context.auth_error:
+            require_user(info)
+        return info.context.user  # type: ignore[return-value]
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(description="Creates an account and signs it in.")
+    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+        def run() -> tokens.TokenPair:
+            request = info.context.request
+            ratelimit.check(request, "register", ratelimit.register_rate(), input.email)
+            user = services.register(
+                input.username, input.email, input.password, input.first_name, input.last_name
+            )
+            return tokens.issue(user)
+
+        return _payload(await sync_to_async(run)())
+
+    @strawberry.mutation(description="username may also be the account's email")
+    async def token_auth(self, info: Info, username: str, password: str) -> AuthPayload:
+        def run() -> tokens.TokenPair:
+            ratelimit.check(info.context.request, "login", ratelimit.login_rate(), username)
+            return tokens.issue(services.authenticate(username, password))
+
+        return _payload(await sync_to_async(run)())
+
+    @strawberry.mutation(description="rotates: the refresh token passed in is spent")
+    async def refresh_token(self, refresh_token: str) -> AuthPayload:
+        return _payload(await sync_to_async(tokens.rotate)(refresh_token))
+
+    @strawberry.mutation(description="logout: revokes the refresh token")
+    async def revoke_token(self, refresh_token: str) -> bool:
+        await sync_to_async(tokens.revoke)(refresh_token)
+        return True
+
+    @strawberry.mutation(description="Changes the viewer's email or names.", extensions=[IsAuthenticated()])
+    async def update_profile(self, info: Info, input: ProfileInput) -> User:
+        user = require_user(info)
+        return await sync_to_async(services.update_profile)(  # type: ignore[return-value]
+            user, input.email, input.first_name, input.last_name
+        )
+
+    @strawberry.mutation(
+        description="Needs the current password; signs out every session.", extensions=[IsAuthenticated()]
+    )
+    async def change_password(self, info: Info, old_password: str, new_password: str) -> bool:
+        await sync_to_async(services.change_password)(require_user(info), old_password, new_password)
+        return True
+
+    @strawberry.mutation(
+        description="Deletes the account and all its lists; needs the password.",
+        extensions=[IsAuthenticated()],
+    )
+    async def delete_account(self, info: Info, password: str) -> bool:
+        await sync_to_async(services.delete_account)(require_user(info), password)
+        return True
+
+    @strawberry.mutation(
+        description="idempotent: adding twice keeps one favorite", extensions=[IsAuthenticated()]
+    )
+    async def add_favorite(self, info: Info, movie_id: int, note: str | None = None) -> Favorite:
+        favorite = await sync_to_async(services.add_favorite)(require_user(info), movie_id, note)
+        viewer_loaders.forget(info)
+        return favorite  # type: ignore[return-value]
+
+    @strawberry.mutation(description="False if it was not a favorite.", extensions=[IsAuthenticated()])
+    async def remove_favorite(self, info: Info, movie_id: int) -> bool:
+        return await _remove(info, models.Favorite, movie_id)
+
+    @strawberry.mutation(description="Idempotent, like addFavorite.", extensions=[IsAuthenticated()])
+    async def add_to_watchlist(self, info: Info, movie_id: int) -> WatchlistEntry:
+        entry = await sync_to_async(services.add_to_watchlist)(require_user(info), movie_id)
+        viewer_loaders.forget(info)
+        return entry  # type: ignore[return-value]
+
+    @strawberry.mutation(description="False if it was not on the watchlist.", extensions=[IsAuthenticated()])
+    async def remove_from_watchlist(self, info: Info, movie_id: int) -> bool:
+        return await _remove(info, models.WatchlistEntry, movie_id)
+
+    @strawberry.mutation(
+        description="0.5 to 5.0 in steps of 0.5; rating again replaces the score.",
+        extensions=[IsAuthenticated()],
+    )
+    async def rate_movie(self, info: Info, movie_id: int, score: float) -> Rating:
+        rating = await sync_to_async(services.rate)(require_user(info), movie_id, score)
+        viewer_loaders.forget(info)
+        return rating  # type: ignore[return-value]
+
+    @strawberry.mutation(description="False if the movie was not rated.", extensions=[IsAuthenticated()])
+    async def delete_rating(self, info: Info, movie_id: int) -> bool:
+        return await _remove(info, models.Rating, movie_id)
+
+    @strawberry.mutation(description="Changes only the fields given.", extensions=[IsAuthenticated()])
+    async def update_preferences(self, info: Info, input: PreferencesInput) -> Preferences:
+        changes: dict[str, Any] = {
+            name: value for name, value in vars(input).items() if value is not strawberry.UNSET
+        }
+        return await sync_to_async(services.update_preferences)(require_user(info), changes)  # type: ignore[return-value]
+
+
+async def _remove(info: Info, model: Any, movie_id: int) -> bool:
+    removed = await sync_to_async(services.remove)(require_user(info), model, movie_id)
+    viewer_loaders.forget(info)
+    return removed

@@ -1,0 +1,257 @@
+"""Account and user-list operations, synchronous (the GraphQL layer runs them off the event loop).
+
+Every write that changes what a user likes drops that user's cached
+recommendations, so the next request sees the change.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+
+from accounts import tokens
+from accounts.languages import ISO_639_1
+from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
+from movies import cache_policy, catalog
+from movies.models import Genre
+from movies.store import upsert_genres
+from schema.errors import BadUserInput, NotFound, Unauthenticated
+
+INVALID_CREDENTIALS = "Invalid username/email or password."
+MAX_NOTE = 500
+MAX_NAME = 150
+MIN_YEAR, MAX_YEAR = 1870, 2100
+
+
+def _messages(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+def _clean_email(email: str, exclude_user: User | None = None) -> str:
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise BadUserInput("Enter a valid email address.", field="email") from error
+    taken = User.objects.filter(email__iexact=email)
+    if exclude_user is not None:
+        taken = taken.exclude(pk=exclude_user.pk)
+    if taken.exists():
+        raise BadUserInput("An account with this email already exists.", field="email")
+    return email
+
+
+def _clean_name(value: str | None, field: str) -> str:
+    value = (value or "").strip()
+    if len(value) > MAX_NAME:
+        raise BadUserInput(f"{field} must be at most {MAX_NAME} characters.", field=field)
+    return value
+
+
+def _check_password(password: str, user: User, field: str = "password") -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        raise BadUserInput(_messages(error), field=field) from error
+
+
+def register(username: str, email: str, password: str, first_name: str | None, last_name: str | None) -> User:
+    """Creates an account; username and email are unique whatever their case."""
+    username = username.strip()
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError as error:
+        raise BadUserInput(_messages(error), field="username") from error
+    if not username or len(username) > MAX_NAME:
+        raise BadUserInput(f"username must be 1 to {MAX_NAME} characters.", field="username")
+    if User.objects.filter(username__iexact=username).exists():
+        raise BadUserInput("This username is taken.", field="username")
+    user = User(
+        username=username,
+        email=_clean_email(email),
+        first_name=_clean_name(first_name, "firstName"),
+        last_name=_clean_name(last_name, "lastName"),
+    )
+    _check_password(password, user)
+    user.set_password(password)
+    try:
+        user.save()
+    except IntegrityError as error:
+        # Two registrations raced past the checks above; the database kept one.
+        raise BadUserInput("This username or email is taken.") from error
+    return user
+
+
+def authenticate(username_or_email: str, password: str) -> User:
+    """The active account with these credentials; the same error whether the name or password is wrong."""
+    name = username_or_email.strip()
+    field = "email__iexact" if "@" in name else "username__iexact"
+    user = User.objects.filter(**{field: name}).first()
+    if user is None or not user.is_active:
+        # Hash anyway so response time does not tell which accounts exist.
+        make_password(password)
+        raise Unauthenticated(INVALID_CREDENTIALS)
+    if not user.check_password(password):
+        raise Unauthenticated(INVALID_CREDENTIALS)
+    return user
+
+
+def update_profile(user: User, email: str | None, first_name: str | None, last_name: str | None) -> User:
+    if email is not None:
+        user.email = _clean_email(email, exclude_user=user)
+    if first_name is not None:
+        user.first_name = _clean_name(first_name, "firstName")
+    if last_name is not None:
+        user.last_name = _clean_name(last_name, "lastName")
+    try:
+        user.save(update_fields=["email", "first_name", "last_name"])
+    except IntegrityError as error:
+        raise BadUserInput("An account with this email already exists.", field="email") from error
+    return user
+
+
+def change_password(user: User, old_password: str, new_password: str) -> None:
+    """Sets a new password and signs every other session out (all refresh tokens revoked)."""
+    if not user.check_password(old_password):
+        raise BadUserInput("The current password is wrong.", field="oldPassword")
+    _check_password(new_password, user, field="newPassword")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    tokens.revoke_all(user.pk)
+
+
+def delete_account(user: User, password: str) -> None:
+    """Deletes the account and everything it kept (favorites, watchlist, ratings, preferences)."""
+    if not user.check_password(password):
+        raise BadUserInput("The password is wrong.", field="password")
+    tokens.revoke_all(user.pk)
+    drop_recommendations(user.pk)
+    user.delete()
+
+
+def drop_recommendations(user_id: int) -> None:
+    cache.delete(cache_policy.recommendations_key(user_id))
+
+
+def require_movie(movie_id: int) -> None:
+    """NOT_FOUND unless the catalog knows the movie (cached, so usually free)."""
+    if movie_id not in catalog.lookup([movie_id]):
+        raise NotFound(f"No movie with id {movie_id}.", movieId=movie_id)
+
+
+def add_favorite(user: User, movie_id: int, note: str | None) -> Favorite:
+    """Idempotent: one row per (user, movie); a given note replaces the stored one."""
+    if note is not None and len(note) > MAX_NOTE:
+        raise BadUserInput(f"note must be at most {MAX_NOTE} characters.", field="note")
+    require_movie(movie_id)
+    favorite = _get_or_create(Favorite, user, movie_id, {"note": note.strip()} if note is not None else {})
+    drop_recommendations(user.pk)
+    return favorite
+
+
+def add_to_watchlist(user: User, movie_id: int) -> WatchlistEntry:
+    require_movie(movie_id)
+    entry = _get_or_create(WatchlistEntry, user, movie_id, {})
+    drop_recommendations(user.pk)
+    return entry
+
+
+def rate(user: User, movie_id: int, score: float) -> Rating:
+    if not 0.5 <= score <= 5 or (score * 2) != int(score * 2):
+        raise BadUserInput("score must be 0.5 to 5.0 in steps of 0.5.", field="score")
+    require_movie(movie_id)
+    rating = _get_or_create(Rating, user, movie_id, {"score": Decimal(str(score))})
+    drop_recommendations(user.pk)
+    return rating
+
+
+def _get_or_create(model: Any, user: User, movie_id: int, values: dict[str, Any]) -> Any:
+    """Safe under concurrent duplicates: the unique constraint decides, the loser reads the winner."""
+    with transaction.atomic():
+        row, created = model.objects.select_for_update().get_or_create(
+            user=user, movie_id=movie_id, defaults=values
+        )
+        if not created and values:
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.save()
+    return row
+
+
+def remove(user: User, model: Any, movie_id: int) -> bool:
+    """Removes the user's row for the movie; False if there was none."""
+    deleted, _ = model.objects.filter(user=user, movie_id=movie_id).delete()
+    if deleted:
+        drop_recommendations(user.pk)
+    return bool(deleted)
+
+
+def preferences_of(user: User) -> Preferences:
+    """The stored preferences, or unsaved defaults if the user never set any."""
+    return Preferences.objects.filter(user=user).first() or Preferences(user=user)
+
+
+def _known_genres(ids: list[int], field: str) -> list[int]:
+    known = {genre.id for genre in catalog.genres()}
+    unknown = sorted(set(ids) - known)
+    if unknown:
+        raise BadUserInput(f"Unknown genre ids in {field}: {unknown}.", field=field)
+    return sorted(set(ids))
+
+
+def update_preferences(user: User, changes: dict[str, Any]) -> Preferences:
+    """Applies the given fields only; the rest keep their stored values."""
+    prefs = preferences_of(user)
+    favorite_ids = prefs_ids(prefs, "favorite_genres")
+    disliked_ids = prefs_ids(prefs, "disliked_genres")
+    if "favorite_genre_ids" in changes:
+        favorite_ids = _known_genres(changes["favorite_genre_ids"] or [], "favoriteGenreIds")
+    if "disliked_genre_ids" in changes:
+        disliked_ids = _known_genres(changes["disliked_genre_ids"] or [], "dislikedGenreIds")
+    if set(favorite_ids) & set(disliked_ids):
+        raise BadUserInput("A genre cannot be both a favorite and disliked.", field="dislikedGenreIds")
+    if "languages" in changes:
+        languages = sorted({code.strip().lower() for code in changes["languages"] or []})
+        wrong = [code for code in languages if code not in ISO_639_1]
+        if wrong:
+            raise BadUserInput(f"Not ISO 639-1 language codes: {wrong}.", field="languages")
+        prefs.languages = languages
+    if "min_vote_average" in changes:
+        value = changes["min_vote_average"]
+        if value is not None and not 0 <= value <= 10:
+            raise BadUserInput("minVoteAverage must be between 0 and 10.", field="minVoteAverage")
+        prefs.min_vote_average = value
+    for name, field in (("year_from", "yearFrom"), ("year_to", "yearTo")):
+        if name in changes:
+            value = changes[name]
+            if value is not None and not MIN_YEAR <= value <= MAX_YEAR:
+                raise BadUserInput(f"{field} must be between {MIN_YEAR} and {MAX_YEAR}.", field=field)
+            setattr(prefs, name, value)
+    if prefs.year_from is not None and prefs.year_to is not None and prefs.year_from > prefs.year_to:
+        raise BadUserInput("yearFrom must not be after yearTo.", field="yearFrom")
+    if "include_adult" in changes and changes["include_adult"] is not None:
+        prefs.include_adult = changes["include_adult"]
+    with transaction.atomic():
+        # TMDb genres may not be in our table yet; the M2M needs the rows.
+        missing = set(favorite_ids + disliked_ids) - set(Genre.objects.values_list("id", flat=True))
+        if missing:
+            upsert_genres(genre for genre in catalog.genres() if genre.id in missing)
+        prefs.save()
+        prefs.favorite_genres.set(favorite_ids)
+        prefs.disliked_genres.set(disliked_ids)
+    drop_recommendations(user.pk)
+    return prefs
+
+
+def prefs_ids(prefs: Preferences, relation: str) -> list[int]:
+    if prefs.pk is None:
+        return []
+    return sorted(getattr(prefs, relation).values_list("id", flat=True))

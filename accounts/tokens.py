@@ -1,0 +1,96 @@
+"""JWT pairs from djangorestframework-simplejwt: issue, rotate with reuse detection, revoke.
+
+A refresh token is single-use: refreshing spends it (blacklists it) and
+issues a new pair. Presenting a spent or revoked refresh token again means
+it was copied (the owner's client has discarded it), so every outstanding
+refresh token of that user is revoked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.models import User
+from schema.errors import Unauthenticated
+
+logger = logging.getLogger(__name__)
+
+INVALID_REFRESH = "The refresh token is invalid, expired or revoked."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+    user: User
+
+
+def issue(user: User) -> TokenPair:
+    """A new access/refresh pair for ``user`` (the refresh token is recorded as outstanding)."""
+    refresh = RefreshToken.for_user(user)
+    return TokenPair(
+        token=str(refresh.access_token),
+        refresh_token=str(refresh),
+        expires_in=int(api_settings.ACCESS_TOKEN_LIFETIME.total_seconds()),
+        refresh_expires_in=int(api_settings.REFRESH_TOKEN_LIFETIME.total_seconds()),
+        user=user,
+    )
+
+
+def _verified_payload(raw: str) -> dict[str, object]:
+    """The refresh token's claims, signature and expiry checked (not the blacklist)."""
+    try:
+        payload = token_backend.decode(raw, verify=True)
+    except (TokenBackendError, TokenError) as error:
+        raise Unauthenticated(INVALID_REFRESH) from error
+    if payload.get(api_settings.TOKEN_TYPE_CLAIM) != "refresh":
+        raise Unauthenticated(INVALID_REFRESH)
+    return payload
+
+
+def rotate(raw: str) -> TokenPair:
+    """Spends ``raw`` and issues a new pair; a reused token revokes all of its user's sessions."""
+    payload = _verified_payload(raw)
+    with transaction.atomic():
+        # Locking the row makes two concurrent refreshes with one token a reuse, not two new pairs.
+        outstanding = OutstandingToken.objects.select_for_update().filter(jti=payload["jti"]).first()
+        if outstanding is None or outstanding.user_id is None:
+            raise Unauthenticated(INVALID_REFRESH)
+        spent = BlacklistedToken.objects.filter(token=outstanding).exists()
+        if not spent:
+            BlacklistedToken.objects.create(token=outstanding)
+    if spent:
+        revoke_all(outstanding.user_id)
+        logger.warning("refresh token reuse for user %s: all sessions revoked", outstanding.user_id)
+        raise Unauthenticated(INVALID_REFRESH)
+    user = User.objects.filter(pk=outstanding.user_id, is_active=True).first()
+    if user is None:
+        raise Unauthenticated(INVALID_REFRESH)
+    return issue(user)
+
+
+def revoke(raw: str) -> None:
+    """Logs out the session of one refresh token (idempotent)."""
+    payload = _verified_payload(raw)
+    outstanding = OutstandingToken.objects.filter(jti=payload["jti"]).first()
+    if outstanding is None:
+        raise Unauthenticated(INVALID_REFRESH)
+    BlacklistedToken.objects.get_or_create(token=outstanding)
+
+
+def revoke_all(user_id: int) -> int:
+    """Revokes every outstanding refresh token of a user; returns how many were still live."""
+    live = OutstandingToken.objects.filter(user_id=user_id, blacklistedtoken__isnull=True)
+    rows = [BlacklistedToken(token=token) for token in live]
+    BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

@@ -1,0 +1,169 @@
+"""GraphQL types of accounts and users' movie lists (strawberry-django model types)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+import strawberry_django
+from asgiref.sync import sync_to_async
+from django.db.models import Model, QuerySet
+
+from accounts import models, services
+from movies.loaders import movie_loader
+from movies.models import Genre as GenreModel
+from movies.types import Genre, Movie
+from schema.context import Info
+from schema.errors import BadUserInput, NotFound
+
+MAX_LIMIT = 100
+
+
+async def _movie(info: Info, movie_id: int) -> Movie:
+    entry = await movie_loader(info).load(movie_id)
+    if entry is None:
+        raise NotFound(f"Movie {movie_id} is no longer in the catalog.", movieId=movie_id)
+    return Movie(record=entry[0], known_details=entry[1])
+
+
+@strawberry_django.type(models.Favorite, description="A movie the user marked as a favorite.")
+class Favorite:
+    id: strawberry.ID
+    movie_id: int
+    created_at: datetime
+
+    @strawberry_django.field(description="The favorited movie (batched per request).")
+    async def movie(self, info: Info) -> Movie:
+        return await _movie(info, self.movie_id)
+
+    @strawberry_django.field(description="The user's note, if any.")
+    def note(self) -> str | None:
+        return self.note or None  # type: ignore[attr-defined]
+
+
+@strawberry_django.type(models.WatchlistEntry, description="A movie on the user's watchlist.")
+class WatchlistEntry:
+    id: strawberry.ID
+    movie_id: int
+    created_at: datetime
+
+    @strawberry_django.field(description="The movie (batched per request).")
+    async def movie(self, info: Info) -> Movie:
+        return await _movie(info, self.movie_id)
+
+
+@strawberry_django.type(models.Rating, description="The user's rating of a movie.")
+class Rating:
+    id: strawberry.ID
+    movie_id: int
+    updated_at: datetime
+
+    @strawberry_django.field(description="0.5 to 5.0 in steps of 0.5")
+    def score(self) -> float:
+        return float(self.score)  # type: ignore[arg-type]
+
+    @strawberry_django.field(description="The rated movie (batched per request).")
+    async def movie(self, info: Info) -> Movie:
+        return await _movie(info, self.movie_id)
+
+
+@strawberry.type(description="A page of the user's favorites, newest first.")
+class FavoritePage:
+    total_count: int
+    results: list[Favorite]
+
+
+@strawberry.type(description="A page of the user's watchlist, newest first.")
+class WatchlistPage:
+    total_count: int
+    results: list[WatchlistEntry]
+
+
+@strawberry.type(description="A page of the user's ratings, most recently changed first.")
+class RatingPage:
+    total_count: int
+    results: list[Rating]
+
+
+def _genres(prefs: models.Preferences, relation: str) -> list[Genre]:
+    if prefs.pk is None:
+        return []
+    rows: QuerySet[GenreModel] = getattr(prefs, relation).order_by("name")
+    return [Genre.from_record(row.to_record()) for row in rows]
+
+
+@strawberry_django.type(models.Preferences, description="What the user likes; shapes recommendations.")
+class Preferences:
+    min_vote_average: float | None
+    year_from: int | None
+    year_to: int | None
+    include_adult: bool
+    updated_at: datetime | None
+
+    @strawberry_django.field(description="Genres the user likes (boosted in recommendations).")
+    async def favorite_genres(self) -> list[Genre]:
+        return await sync_to_async(_genres)(self, "favorite_genres")  # type: ignore[arg-type]
+
+    @strawberry_django.field(description="Genres the user never wants recommended.")
+    async def disliked_genres(self) -> list[Genre]:
+        return await sync_to_async(_genres)(self, "disliked_genres")  # type: ignore[arg-type]
+
+    @strawberry_django.field(description="ISO 639-1 codes, e.g. en, fr")
+    def languages(self) -> list[str]:
+        return list(self.languages or [])  # type: ignore[attr-defined]
+
+
+def _check_window(offset: int, limit: int) -> None:
+    if offset < 0:
+        raise BadUserInput("offset must not be negative.")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadUserInput(f"limit must be between 1 and {MAX_LIMIT}.")
+
+
+async def _user_rows(model: type[Model], user_id: int, offset: int, limit: int) -> tuple[int, list[Model]]:
+    """One window of a user's list in the model's order, and the list's size: two queries."""
+    _check_window(offset, limit)
+
+    def read() -> tuple[int, list[Model]]:
+        rows = model._default_manager.filter(user_id=user_id)
+        return rows.count(), list(rows[offset : offset + limit])
+
+    return await sync_to_async(read)()
+
+
+@strawberry_django.type(models.User, description="An account. Only its owner can read it.")
+class User:
+    id: strawberry.ID
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    date_joined: datetime
+
+    @strawberry_django.field(description="The user's preferences (defaults until first saved).")
+    async def preferences(self) -> Preferences:
+        return await sync_to_async(services.preferences_of)(self)  # type: ignore[return-value,arg-type]
+
+    @strawberry_django.field(description="Favorites, newest first; limit 1..100.")
+    async def favorites(self, offset: int = 0, limit: int = 20) -> FavoritePage:
+        total, results = await _user_rows(models.Favorite, self.pk, offset, limit)  # type: ignore[attr-defined]
+        return FavoritePage(total_count=total, results=results)  # type: ignore[arg-type]
+
+    @strawberry_django.field(description="Watchlist, newest first; limit 1..100.")
+    async def watchlist(self, offset: int = 0, limit: int = 20) -> WatchlistPage:
+        total, results = await _user_rows(models.WatchlistEntry, self.pk, offset, limit)  # type: ignore[attr-defined]
+        return WatchlistPage(total_count=total, results=results)  # type: ignore[arg-type]
+
+    @strawberry_django.field(description="Ratings, most recently changed first; limit 1..100.")
+    async def ratings(self, offset: int = 0, limit: int = 20) -> RatingPage:
+        total, results = await _user_rows(models.Rating, self.pk, offset, limit)  # type: ignore[attr-defined]
+        return RatingPage(total_count=total, results=results)  # type: ignore[arg-type]
+
+
+@strawberry.type(description="Tokens for a signed-in session.")
+class AuthPayload:
+    token: str
+    refresh_token: str
+    expires_in: int = strawberry.field(description="seconds until the access token expires")
+    refresh_expires_in: int
+    user: User

@@ -1,0 +1,461 @@
+"""Personalised recommendations, served from models held in process memory.
+
+Hybrid scoring over the local catalog (the candidate pool):
+
+- collaborative: the EASE item-item model trained by ``train_recommender`` on
+  all users' favorites, ratings and watchlists (``RECOMMENDER_MODEL_PATH``),
+  reloaded without a restart when a newer file is published;
+- content: TF-IDF over genres, keywords, language and decade, for cold start
+  and for movies nobody has interacted with yet;
+- the viewer's preferences: disliked genres, languages, year range, minimum
+  rating and adult content are hard filters; liked genres boost;
+- priors: popularity, a vote-count-damped rating, and our users' activity
+  this week; seen movies removed; a greedy diversity pass over the top.
+
+Each recommendation's reasons are its largest score components, worded.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.apps import apps
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Max
+from django.utils import timezone
+
+from movies import cache_policy
+from movies.models import Genre, Movie
+from movies.recommender.content import ContentItem, ContentModel
+from movies.recommender.ease import ItemItemModel
+
+logger = logging.getLogger(__name__)
+
+MAX_RECOMMENDATIONS = 100
+# How often a process looks for a new model file or catalog change.
+RELOAD_CHECK_SECONDS = 60.0
+# Component weights for a user with history; cold users lean on content and priors.
+WARM_WEIGHTS = {
+    "collab": 1.0,
+    "content": 0.45,
+    "genre": 0.25,
+    "popularity": 0.12,
+    "quality": 0.12,
+    "trending": 0.1,
+}
+COLD_WEIGHTS = {
+    "collab": 0.0,
+    "content": 0.3,
+    "genre": 0.6,
+    "popularity": 0.35,
+    "quality": 0.3,
+    "trending": 0.2,
+}
+DIVERSITY = 0.35
+# A vote average counts in full only with about this many votes (Bayesian damping).
+QUALITY_VOTES = 500
+TRENDING_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    movie_id: int
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Recommended:
+    movie_id: int
+    score: float
+    reasons: tuple[str, ...]
+
+
+class CatalogIndex:
+    """The candidate pool as arrays, aligned row for row with its content model."""
+
+    def __init__(self, rows: list[dict[str, Any]], genre_names: dict[int, str]) -> None:
+        self.ids = np.array([row["id"] for row in rows], dtype=np.int64)
+        self.row_of = {int(movie_id): row for row, movie_id in enumerate(self.ids.tolist())}
+        self.titles = [row["title"] for row in rows]
+        self.genres = [frozenset(row["genre_ids"] or ()) for row in rows]
+        self.genre_names = genre_names
+        self.language = np.array([row["original_language"] or "" for row in rows])
+        self.year = np.array([row["release_date"].year if row["release_date"] else 0 for row in rows])
+        self.vote_average = np.array([row["vote_average"] or 0.0 for row in rows], dtype=np.float32)
+        votes = np.array([row["vote_count"] or 0 for row in rows], dtype=np.float32)
+        self.adult = np.array([row["adult"] for row in rows], dtype=bool)
+        popularity = np.log1p(np.array([row["popularity"] or 0.0 for row in rows], dtype=np.float32))
+        self.popularity = popularity / max(float(popularity.max(initial=0.0)), 1e-6)
+        mean = float(self.vote_average[votes > 0].mean()) if (votes > 0).any() else 0.0
+        self.quality = (votes * self.vote_average + QUALITY_VOTES * mean) / (votes + QUALITY_VOTES) / 10.0
+        self.content = ContentModel.build(
+            [
+                ContentItem(
+                    id=row["id"],
+                    genres=[genre_names.get(g, str(g)) for g in row["genre_ids"] or ()],
+                    keywords=list(row["keywords"] or ()),
+                    language=row["original_language"] or None,
+                    year=row["release_date"].year if row["release_date"] else None,
+                )
+                for row in rows
+            ],
+            min_df=2,
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_database(cls) -> CatalogIndex:
+        rows = list(
+            Movie.objects.order_by("id").values(
+                "id",
+                "title",
+                "genre_ids",
+                "keywords",
+                "original_language",
+                "release_date",
+                "vote_average",
+                "vote_count",
+                "popularity",
+                "adult",
+            )
+        )
+        return cls(rows, dict(Genre.objects.values_list("id", "name")))
+
+
+class Recommender:
+    """Process-wide models; reloads the catalog index and the collaborative model when they change."""
+
+    def __init__(self, model_path: Path) -> None:
+        self.model_path = model_path
+        self._lock = threading.Lock()
+        self._checked = 0.0
+        self._catalog_stamp: tuple[object, ...] | None = None
+        self._model_mtime: float | None = None
+        self.index: CatalogIndex | None = None
+        self.model: ItemItemModel | None = None
+        # For each catalog row, the model column (or -1); rebuilt with either side.
+        self._column_of_row = np.empty(0, dtype=np.int64)
+
+    @property
+    def version(self) -> str:
+        trained = self.model.meta.get("trained_at", "") if self.model else "none"
+        return f"{trained}|{self._catalog_stamp}"
+
+    def refresh(self, force: bool = False) -> None:
+        """Reloads what changed, at most once a minute (or now, with ``force``)."""
+        now = time.monotonic()
+        if not force and self.index is not None and now - self._checked < RELOAD_CHECK_SECONDS:
+            return
+        with self._lock:
+            self._checked = now
+            stamp = (
+                *tuple(Movie.objects.aggregate(n=Max("id"), t=Max("updated_at")).values()),
+                Movie.objects.count(),
+            )
+            changed = False
+            if stamp != self._catalog_stamp or self.index is None:
+                self.index = CatalogIndex.from_database()
+                self._catalog_stamp = stamp
+                changed = True
+            mtime = self.model_path.stat().st_mtime if self.model_path.exists() else None
+            if mtime != self._model_mtime:
+                self.model = ItemItemModel.load(self.model_path) if mtime is not None else None
+                self._model_mtime = mtime
+                changed = True
+                logger.info(
+                    "recommender model %s", "loaded" if self.model else "absent: content and priors only"
+                )
+            if changed:
+                self._align()
+
+    def _align(self) -> None:
+        assert self.index is not None
+        columns = np.full(len(self.index), -1, dtype=np.int64)
+        if self.model is not None:
+            for row, movie_id in enumerate(self.index.ids.tolist()):
+                column = self.model.index_of(movie_id)
+                if column is not None:
+                    columns[row] = column
+        self._column_of_row = columns
+
+    # --- scoring -----------------------------------------------------------------------------
+    def recommend(
+        self,
+        interactions: list[Interaction],
+        seen: set[int],
+        prefs: dict[str, Any],
+        recent_activity: Counter[int],
+        limit: int,
+    ) -> list[Recommended]:
+        """Top ``limit`` movies with reasons for one user's interactions and preferences."""
+        self.refresh()
+        index = self.index
+        assert index is not None
+        n = len(index)
+        positives = [i for i in interactions if i.weight > 0 and i.movie_id in index.row_of]
+        weights = WARM_WEIGHTS if positives else COLD_WEIGHTS
+
+        components: dict[str, np.ndarray] = {}
+        collab = np.zeros(n, dtype=np.float32)
+        model_items = np.empty(0, dtype=np.int64)
+        model_weights = np.empty(0, dtype=np.float32)
+        if self.model is not None and positives:
+            known = [(self.model.index_of(i.movie_id), i.weight) for i in positives]
+            known = [(column, weight) for column, weight in known if column is not None]
+            if known:
+                model_items = np.array([c for c, _ in known], dtype=np.int64)
+                model_weights = np.array([w for _, w in known], dtype=np.float32)
+                by_column = self.model.score(model_items, model_weights)
+                has_column = self._column_of_row >= 0
+                collab[has_column] = by_column[self._column_of_row[has_column]]
+                collab = np.clip(collab, 0, None) / max(float(collab.max(initial=0.0)), 1e-6)
+        components["collab"] = collab
+        if positives:
+            rows = np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64)
+            components["content"] = index.content.score_indices(rows, np.array([i.weight for i in positives]))
+        else:
+            components["content"] = np.zeros(n, dtype=np.float32)
+        liked = set(prefs.get("favorite_genres", ()))
+        components["genre"] = np.array(
+            [len(genres & liked) / len(liked) if liked else 0.0 for genres in index.genres], dtype=np.float32
+        )
+        components["popularity"] = index.popularity
+        components["quality"] = index.quality
+        activity = np.zeros(n, dtype=np.float32)
+        for movie_id, count in recent_activity.items():
+            row = index.row_of.get(movie_id)
+            if row is not None:
+                activity[row] = math.log1p(count)
+        components["trending"] = activity / max(float(activity.max(initial=0.0)), 1e-6)
+
+        total = sum(weights[name] * values for name, values in components.items())
+        allowed = self._allowed(prefs, seen)
+        total = np.where(allowed, total, -np.inf)
+        picked = self._diverse_top(total, limit)
+        return [
+            Recommended(
+                movie_id=int(index.ids[row]),
+                score=round(float(total[row]), 4),
+                reasons=self._reasons(row, weights, components, positives, model_items, model_weights, liked),
+            )
+            for row in picked
+        ]
+
+    def _allowed(self, prefs: dict[str, Any], seen: set[int]) -> np.ndarray:
+        index = self.index
+        assert index is not None
+        allowed = np.ones(len(index), dtype=bool)
+        if not prefs.get("include_adult"):
+            allowed &= ~index.adult
+        disliked = set(prefs.get("disliked_genres", ()))
+        if disliked:
+            allowed &= np.array([not (genres & disliked) for genres in index.genres])
+        if prefs.get("languages"):
+            allowed &= np.isin(index.language, list(prefs["languages"]))
+        if prefs.get("year_from") is not None:
+            allowed &= index.year >= prefs["year_from"]
+        if prefs.get("year_to") is not None:
+            allowed &= (index.year <= prefs["year_to"]) & (index.year > 0)
+        if prefs.get("min_vote_average") is not None:
+            allowed &= index.vote_average >= prefs["min_vote_average"]
+        for movie_id in seen:
+            row = index.row_of.get(movie_id)
+            if row is not None:
+                allowed[row] = False
+        return allowed
+
+    def _diverse_top(self, total: np.ndarray, limit: int) -> list[int]:
+        """Greedy maximal-marginal-relevance: a film too like one already picked waits its turn."""
+        index = self.index
+        assert index is not None
+        finite = np.flatnonzero(np.isfinite(total))
+        if finite.size == 0:
+            return []
+        pool_size = min(finite.size, max(limit * 4, 40))
+        pool = finite[np.argsort(-total[finite], kind="stable")[:pool_size]]
+        vectors = index.content.matrix[pool]
+        similarity = np.asarray((vectors @ vectors.T).toarray())
+        chosen: list[int] = []
+        max_sim = np.zeros(pool.size, dtype=np.float32)
+        available = np.ones(pool.size, dtype=bool)
+        base = total[pool]
+        for _ in range(min(limit, pool.size)):
+            adjusted = np.where(available, base - DIVERSITY * max_sim, -np.inf)
+            best = int(np.argmax(adjusted))
+            chosen.append(int(pool[best]))
+            available[best] = False
+            max_sim = np.maximum(max_sim, similarity[best])
+        return chosen
+
+    def _reasons(
+        self,
+        row: int,
+        weights: dict[str, float],
+        components: dict[str, np.ndarray],
+        positives: list[Interaction],
+        model_items: np.ndarray,
+        model_weights: np.ndarray,
+        liked: set[int],
+    ) -> tuple[str, ...]:
+        index = self.index
+        assert index is not None
+        contributions = sorted(
+            ((weights[name] * float(values[row]), name) for name, values in components.items()),
+            reverse=True,
+        )
+        reasons: list[str] = []
+        for amount, name in contributions:
+            if amount <= 0.02 or len(reasons) == 3:
+                break
+            text = self._reason_text(name, row, positives, model_items, model_weights, liked)
+            if text and text not in reasons:
+                reasons.append(text)
+        return tuple(reasons) or ("Popular right now",)
+
+    def _reason_text(
+        self,
+        name: str,
+        row: int,
+        positives: list[Interaction],
+        model_items: np.ndarray,
+        model_weights: np.ndarray,
+        liked: set[int],
+    ) -> str | None:
+        index = self.index
+        assert index is not None
+        if name == "collab" and self.model is not None:
+            column = int(self._column_of_row[row])
+            top = self.model.explain(model_items, model_weights, column, limit=1) if column >= 0 else []
+            if top:
+                source_row = index.row_of.get(int(self.model.item_ids[top[0][0]]))
+                if source_row is not None:
+                    return f"Because you liked {index.titles[source_row]}"
+        if name == "content" and positives:
+            rows = [index.row_of[i.movie_id] for i in positives]
+            sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[row].T).toarray()).ravel()
+            if sims.size and sims.max() > 0:
+                return f"Similar to {index.titles[rows[int(np.argmax(sims))]]}"
+        matching = sorted(index.genre_names.get(g, "") for g in index.genres[row] & liked)
+        if name == "genre" and matching:
+            return f"Matches your favorite genre: {matching[0]}"
+        if name == "popularity":
+            return f"Popular in {matching[0]}, a genre you like" if matching else "Popular right now"
+        if name == "quality":
+            return f"Highly rated: {index.vote_average[row]:.1f}/10"
+        if name == "trending":
+            return "Trending this week"
+        return None
+
+
+_recommender: Recommender | None = None
+_recommender_lock = threading.Lock()
+
+
+def get_recommender() -> Recommender:
+    """The process's recommender (models load on first use)."""
+    global _recommender
+    with _recommender_lock:
+        if _recommender is None or _recommender.model_path != Path(settings.RECOMMENDER_MODEL_PATH):
+            _recommender = Recommender(Path(settings.RECOMMENDER_MODEL_PATH))
+    return _recommender
+
+
+# --- the user's side -------------------------------------------------------------------------
+
+
+def interaction_weight(kind: str, score: float | None = None) -> float:
+    """How much one interaction says the user likes the movie (negative: dislikes).
+
+    Favorites are the strongest positive; a rating counts by how far it is
+    above the middle of the scale (4.5 to 5 as strong as a favorite, 3 or
+    below not a positive); a watchlist entry is intent, not taste, so weaker.
+    """
+    if kind == "favorite":
+        return 1.0
+    if kind == "watchlist":
+        return 0.4
+    assert score is not None
+    return max(-1.0, min(1.0, (score - 3.0) / 1.5))
+
+
+def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
+    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched."""
+    model = apps.get_model
+    by_movie: dict[int, float] = {}
+    for movie_id in (
+        model("accounts", "WatchlistEntry").objects.filter(user_id=user_id).values_list("movie_id", flat=True)
+    ):
+        by_movie[movie_id] = interaction_weight("watchlist")
+    for movie_id, score in (
+        model("accounts", "Rating").objects.filter(user_id=user_id).values_list("movie_id", "score")
+    ):
+        by_movie[movie_id] = interaction_weight("rating", float(score))
+    for movie_id in (
+        model("accounts", "Favorite").objects.filter(user_id=user_id).values_list("movie_id", flat=True)
+    ):
+        by_movie[movie_id] = interaction_weight("favorite")
+    return [Interaction(movie_id, weight) for movie_id, weight in by_movie.items()], set(by_movie)
+
+
+def user_preferences(user_id: int) -> dict[str, Any]:
+    prefs = apps.get_model("accounts", "Preferences").objects.filter(user_id=user_id).first()
+    if prefs is None:
+        return {}
+    return {
+        "favorite_genres": list(prefs.favorite_genres.values_list("id", flat=True)),
+        "disliked_genres": list(prefs.disliked_genres.values_list("id", flat=True)),
+        "languages": list(prefs.languages or ()),
+        "year_from": prefs.year_from,
+        "year_to": prefs.year_to,
+        "min_vote_average": prefs.min_vote_average,
+        "include_adult": prefs.include_adult,
+    }
+
+
+def recent_activity(days: int = TRENDING_DAYS) -> Counter[int]:
+    """Our users' favorites and ratings per movie in the last ``days`` days."""
+    since = timezone.now() - timedelta(days=days)
+    counts: Counter[int] = Counter()
+    counts.update(
+        apps.get_model("accounts", "Favorite")
+        .objects.filter(created_at__gte=since)
+        .values_list("movie_id", flat=True)
+    )
+    counts.update(
+        apps.get_model("accounts", "Rating")
+        .objects.filter(updated_at__gte=since)
+        .values_list("movie_id", flat=True)
+    )
+    return counts
+
+
+def recommendations_for(user_id: int, limit: int) -> list[Recommended]:
+    """The user's recommendations, cached for 2 hours (dropped when their lists change)."""
+    recommender = get_recommender()
+    recommender.refresh()
+    key = cache_policy.recommendations_key(user_id)
+    cached = cache.get(key)
+    if cached and cached.get("version") == recommender.version:
+        return [Recommended(item[0], item[1], tuple(item[2])) for item in cached["items"][:limit]]
+    interactions, seen = user_interactions(user_id)
+    items = recommender.recommend(
+        interactions, seen, user_preferences(user_id), recent_activity(), MAX_RECOMMENDATIONS
+    )
+    cache.set(
+        key,
+        {"version": recommender.version, "items": [[r.movie_id, r.score, list(r.reasons)] for r in items]},
+        timeout=cache_policy.TTL["recommendations"],
+    )
+    return items[:limit]

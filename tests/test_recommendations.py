@@ -1,0 +1,163 @@
+"""Personalised recommendations through the GraphQL endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Favorite, User
+from tests.conftest import GraphQL
+
+pytestmark = pytest.mark.django_db
+
+RECS = "query($n: Int!) { recommendations(limit: $n) { score reasons movie { id title year voteAverage originalLanguage genres { id name } } } }"
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def _local(local_catalog: None) -> None:
+    """Recommendations draw on the bundled catalog."""
+
+
+def _user(gql: GraphQL, name: str) -> str:
+    variables = {"input": {"username": name, "email": f"{name}@example.com", "password": PASSWORD}}
+    return gql("mutation($input: RegisterInput!) { register(input: $input) { token } }", variables).ok()[
+        "register"
+    ]["token"]
+
+
+@pytest.fixture
+def token(gql: GraphQL) -> str:
+    return _user(gql, "viewer")
+
+
+def recommend(gql: GraphQL, token: str, limit: int = 20) -> list[dict[str, Any]]:
+    return gql(RECS, {"n": limit}, token=token).ok()["recommendations"]
+
+
+def test_anonymous_viewers_get_unauthenticated(gql: GraphQL) -> None:
+    assert gql(RECS, {"n": 5}).codes == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize("limit", [0, 101])
+def test_limit_is_checked(gql: GraphQL, token: str, limit: int) -> None:
+    assert gql(RECS, {"n": limit}, token=token).codes == ["BAD_USER_INPUT"]
+
+
+def test_a_new_user_gets_reasoned_popular_picks(gql: GraphQL, token: str) -> None:
+    recs = recommend(gql, token)
+    assert len(recs) == 20
+    assert all(1 <= len(rec["reasons"]) <= 3 for rec in recs)
+    scores = [rec["score"] for rec in recs]
+    assert scores[0] == max(scores)
+    assert {reason for rec in recs for reason in rec["reasons"]} & {"Popular right now"} or any(
+        reason.startswith("Highly rated") for rec in recs for reason in rec["reasons"]
+    )
+
+
+def test_preferences_are_hard_filters_and_boosts(gql: GraphQL, token: str) -> None:
+    gql(
+        "mutation { updatePreferences(input: {favoriteGenreIds: [80], dislikedGenreIds: [27, 16], "
+        'languages: ["en"], yearFrom: 1990, yearTo: 2010, minVoteAverage: 6.5}) { yearFrom } }',
+        token=token,
+    ).ok()
+    recs = recommend(gql, token, 50)
+    assert recs
+    for rec in recs:
+        movie = rec["movie"]
+        genres = {genre["id"] for genre in movie["genres"]}
+        assert not genres & {27, 16}
+        assert movie["originalLanguage"] == "en"
+        assert 1990 <= movie["year"] <= 2010
+        assert movie["voteAverage"] >= 6.5
+    crime = [rec for rec in recs[:10] if 80 in {g["id"] for g in rec["movie"]["genres"]}]
+    assert len(crime) >= 5
+    assert any("Crime" in reason for rec in crime for reason in rec["reasons"])
+
+
+def test_a_new_favorite_changes_recommendations_at_once(gql: GraphQL, token: str) -> None:
+    before = recommend(gql, token)
+    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()  # The Dark Knight
+    after = recommend(gql, token)
+    assert [r["movie"]["id"] for r in after] != [r["movie"]["id"] for r in before]
+    assert 155 not in {r["movie"]["id"] for r in after}
+    reasons = [reason for rec in after for reason in rec["reasons"]]
+    assert "Similar to The Dark Knight" in reasons
+    titles = [rec["movie"]["title"] for rec in after[:10]]
+    assert "The Dark Knight Rises" in titles or "Batman Begins" in titles
+
+
+def test_seen_movies_are_never_recommended(gql: GraphQL, token: str) -> None:
+    first = recommend(gql, token, 5)
+    seen = [rec["movie"]["id"] for rec in first]
+    gql(
+        "mutation($a: Int!, $b: Int!, $c: Int!) { addFavorite(movieId: $a) { id } "
+        "rateMovie(movieId: $b, score: 2) { id } addToWatchlist(movieId: $c) { id } }",
+        {"a": seen[0], "b": seen[1], "c": seen[2]},
+        token=token,
+    ).ok()
+    again = {rec["movie"]["id"] for rec in recommend(gql, token, 100)}
+    assert not again & set(seen[:3])
+
+
+def test_collaborative_model_explains_with_because_you_liked(gql: GraphQL, token: str, settings: Any) -> None:
+    # Twenty users who like Avatar also like Inception (27205): the model learns it.
+    for index in range(20):
+        user = User.objects.create_user(f"fan{index}", f"fan{index}@example.com", PASSWORD)
+        Favorite.objects.bulk_create(
+            [Favorite(user=user, movie_id=movie_id) for movie_id in (19995, 27205, 49026 + index % 3)]
+        )
+    call_command("train_recommender", verbosity=0)
+    assert settings.RECOMMENDER_MODEL_PATH.exists()
+    gql("mutation { addFavorite(movieId: 19995) { id } }", token=token).ok()
+    recs = recommend(gql, token)
+    inception = next(rec for rec in recs if rec["movie"]["id"] == 27205)
+    assert inception["reasons"][0] == "Because you liked Avatar"
+    assert recs.index(inception) < 3
+
+
+def test_train_without_interactions_says_so(settings: Any) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No interactions"):
+        call_command("train_recommender", verbosity=0)
+
+
+def test_top_twenty_is_diverse(gql: GraphQL, token: str) -> None:
+    gql(
+        "mutation { a: addFavorite(movieId: 155) { id } b: addFavorite(movieId: 272) { id } }", token=token
+    ).ok()
+    recs = recommend(gql, token)
+    first_genres = {rec["movie"]["genres"][0]["id"] for rec in recs if rec["movie"]["genres"]}
+    assert len(first_genres) >= 4
+    batman = [
+        rec for rec in recs if "Batman" in rec["movie"]["title"] or "Dark Knight" in rec["movie"]["title"]
+    ]
+    assert len(batman) <= 4
+
+
+def test_query_count_does_not_grow_with_the_limit(gql: GraphQL, token: str) -> None:
+    from django.core.cache import cache
+
+    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()
+
+    def count(limit: int) -> int:
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert len(recommend(gql, token, limit)) == limit
+        return len(queries)
+
+    recommend(gql, token, 1)  # models loaded once per process, not per request
+    assert count(5) == count(50)
+
+
+def test_recommendations_are_cached_until_the_user_changes_something(gql: GraphQL, token: str) -> None:
+    recommend(gql, token)
+    with CaptureQueriesContext(connection) as warm:
+        recommend(gql, token)
+    # Only the authentication lookup and the cached answer's movie lookups remain.
+    assert not any("accounts_favorite" in q["sql"] for q in warm.captured_queries)
