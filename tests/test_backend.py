@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -200,3 +201,102 @@ def test_served_schema_keeps_the_public_contract() -> None:
         if change.type.name not in {"VALUE_ADDED_TO_ENUM", "OPTIONAL_ARG_ADDED"}
     ]
     assert dangerous == []
+
+
+def test_metrics_expose_cache_counters(gql: GraphQL, client: Client, db: None) -> None:
+    gql("{ genres { id } }").ok()
+    gql("{ genres { id } }").ok()
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'moviegraph_cache_requests_total{kind="genres",result="hit"}' in text
+    assert 'moviegraph_cache_requests_total{kind="genres",result="miss"}' in text
+
+
+def test_metrics_sum_workers_in_multiprocess_mode(
+    client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    response = client.get("/metrics")
+    assert response.status_code == 200
+
+
+def test_redis_outage_degrades_readiness_but_the_api_still_answers(
+    gql: GraphQL, client: Client, settings: Any, db: None
+) -> None:
+    dead = "redis://127.0.0.1:9/0"  # discard port: nothing listens
+    settings.REDIS_URL = dead
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": dead,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["cache"]["status"] == "degraded"
+    assert gql("{ popularMovies { results { id } } movie(id: 155) { title runtime } }").ok()["movie"] == {
+        "title": "The Dark Knight",
+        "runtime": 152,
+    }
+
+
+def test_admin_lists_the_project_models(client: Client, db: None) -> None:
+    from accounts.models import User
+
+    admin = User.objects.create_superuser("root", "root@example.com", "admin-pass-12345")
+    client.force_login(admin)
+    for path in (
+        "accounts/user",
+        "accounts/favorite",
+        "accounts/rating",
+        "accounts/watchlistentry",
+        "accounts/preferences",
+        "movies/movie",
+        "movies/genre",
+    ):
+        assert client.get(f"/admin/{path}/").status_code == 200, path
+
+
+async def _asgi_get(application: Any, path: str) -> tuple[int, bytes]:
+    """One GET through a raw ASGI application, as uvicorn would call it."""
+    from asgiref.testing import ApplicationCommunicator
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await communicator.receive_output(timeout=10)
+    body = await communicator.receive_output(timeout=10)
+    return start["status"], body["body"]
+
+
+def test_the_asgi_entry_point_serves_requests() -> None:
+    import asyncio
+
+    from backend.asgi import application
+
+    status, body = asyncio.run(_asgi_get(application, "/healthz"))
+    assert status == 200
+    assert json.loads(body) == {"status": "ok"}
+
+
+def test_the_wsgi_entry_point_loads() -> None:
+    from backend.wsgi import application
+
+    assert callable(application)

@@ -376,3 +376,28 @@ def test_tmdb_movie_lookup_falls_back_to_the_local_copy(gql: GraphQL, tmdb_catal
     tmdb_catalog.down = True
     movie = gql("{ movie(id: 155) { title runtime } }").ok()["movie"]
     assert movie == {"title": "The Dark Knight", "runtime": 152}
+
+
+def test_warm_cache_fills_lists_and_details_then_requests_are_free(gql: GraphQL, tmdb_catalog: Any) -> None:
+    from django.core.management import call_command
+
+    call_command("warm_cache", pages=1, verbosity=0)
+    before = len(tmdb_catalog.requests)
+    gql(
+        "{ trendingMovies { results { title runtime } } popularMovies { results { id } } genres { id } }"
+    ).ok()
+    assert len(tmdb_catalog.requests) == before
+
+
+def test_warm_cache_reports_upstream_failures(
+    gql: GraphQL, tmdb_catalog: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from django.core.management import call_command
+
+    gql("{ genres { id } }").ok()
+    tmdb_catalog.down = True
+    call_command("warm_cache", pages=1, verbosity=0)
+    captured = capsys.readouterr()
+    assert "Warmed 0 list pages and 0 movies." in captured.out
+    assert "trending_week page 1" in captured.err
+    assert tmdb_catalog.api_key not in captured.err

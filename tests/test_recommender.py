@@ -261,3 +261,342 @@ def test_edlae_variant_defaults_and_weight_exponent(cooccurrence_matrix: sp.csr_
     np.testing.assert_allclose(model.score([0], [4.0]), plain.score([0], [2.0]), rtol=1e-5)
     assert model.meta["weight_exponent"] == 0.5
     assert model.recommend(np.array([0]), np.array([4.0]), k=1)[0].tolist() == [1]
+
+
+# --- evaluate_recommender end to end on tiny synthetic datasets -------------------------------
+N_USERS, N_ITEMS, N_CLUSTERS = 40, 30, 3
+
+
+def _synthetic_ratings(seed: int = 0) -> list[tuple[int, int, float, int]]:
+    """(user, item, rating, timestamp) rows: users mostly rate items of one taste cluster."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[int, int, float, int]] = []
+    per_cluster = N_ITEMS // N_CLUSTERS
+    for user in range(1, N_USERS + 1):
+        cluster = user % N_CLUSTERS
+        own = np.arange(cluster * per_cluster, (cluster + 1) * per_cluster) + 1
+        others = np.setdiff1d(np.arange(1, N_ITEMS + 1), own)
+        picked = np.concatenate(
+            [
+                rng.choice(own, size=int(rng.integers(6, 10)), replace=False),
+                rng.choice(others, 2, replace=False),
+            ]
+        )
+        for n, item in enumerate(rng.permutation(picked).tolist()):
+            rows.append((user, int(item), float(rng.integers(1, 6)), 880_000_000 + 1000 * user + n))
+    return rows
+
+
+def _write_ml100k(folder: Path) -> Path:
+    folder.mkdir()
+    lines = [f"{u}\t{i}\t{int(r)}\t{t}" for u, i, r, t in _synthetic_ratings()]
+    (folder / "u.data").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _tmdb_id(movie_id: int) -> int:
+    return 1000 + movie_id
+
+
+def _write_ml_latest_small(folder: Path) -> Path:
+    """ratings.csv + links.csv; movie 31 has no TMDb id, 32 is outside the catalogue, 33 duplicates 1."""
+    folder.mkdir()
+    rows = _synthetic_ratings(seed=1)
+    extra = [(1, 31, 4.0, 1), (2, 32, 3.5, 2), (1, 33, 0.5, 3)]  # the last re-rates TMDb 1001 for user 1
+    with (folder / "ratings.csv").open("w", encoding="utf-8") as fh:
+        fh.write("userId,movieId,rating,timestamp\n")
+        for u, i, r, t in rows + extra:
+            fh.write(f"{u},{i},{r:g},{t}\n")
+    with (folder / "links.csv").open("w", encoding="utf-8") as fh:
+        fh.write("movieId,imdbId,tmdbId\n")
+        for movie in range(1, N_ITEMS + 1):
+            fh.write(f"{movie},{100000 + movie:07d},{_tmdb_id(movie)}\n")
+        fh.write("31,0100031,\n32,0100032,999999\n33,0100033,1001\n")
+    return folder
+
+
+TMDB_COLUMNS = [
+    "budget",
+    "genres",
+    "homepage",
+    "id",
+    "keywords",
+    "original_language",
+    "original_title",
+    "overview",
+    "popularity",
+    "production_companies",
+    "production_countries",
+    "release_date",
+    "revenue",
+    "runtime",
+    "spoken_languages",
+    "status",
+    "tagline",
+    "title",
+    "vote_average",
+    "vote_count",
+]
+
+
+def _write_tmdb_csv(path: Path) -> Path:
+    """A TMDb-5000-style CSV: one genre per taste cluster, JSON arrays of {id, name}."""
+    import csv
+    import json
+
+    genres = ["Action", "Romance", "Documentary"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=TMDB_COLUMNS)
+        writer.writeheader()
+        for movie in range(1, N_ITEMS + 1):
+            cluster = (movie - 1) // (N_ITEMS // N_CLUSTERS)
+            row = dict.fromkeys(TMDB_COLUMNS, "")
+            row.update(
+                id=str(_tmdb_id(movie)),
+                title=f"Movie {movie}",
+                original_title=f"Movie {movie}",
+                genres=json.dumps([{"id": cluster, "name": genres[cluster]}]),
+                keywords=json.dumps([{"id": 10 + cluster, "name": f"theme {cluster}"}]),
+                original_language="en",
+                release_date=f"{1990 + movie}-01-01",
+            )
+            if movie == 1:
+                row.update(genres="not json", keywords="", release_date="")  # tolerated, not fatal
+            writer.writerow(row)
+    return path
+
+
+def _table_rows(output: str) -> dict[str, list[str]]:
+    """Model name -> cells of the first markdown table (header row keyed by 'Model')."""
+    rows: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        if not line.startswith("| ") or line.startswith("| ---"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] == "Model" and "Slice" in cells:
+            break  # the slice table follows the model table
+        rows.setdefault(cells[0], cells)
+    return rows
+
+
+def _call(*args: str) -> str:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out, err = StringIO(), StringIO()
+    call_command("evaluate_recommender", *args, stdout=out, stderr=err)
+    return out.getvalue()
+
+
+def _assert_metric_cells(cells: list[str]) -> None:
+    for value in cells[1:5]:  # MAP, nDCG, precision, recall
+        assert 0.0 <= float(value) <= 1.0
+
+
+def test_command_ml100k_fixed_lambda(tmp_path: Path) -> None:
+    folder = _write_ml100k(tmp_path / "ml-100k")
+    output = _call("--dataset", "ml-100k", "--path", str(folder), "--lambda", "5", "--neighbors", "5")
+    assert f"### ml-100k: {N_USERS} users, {N_ITEMS} items" in output
+    rows = _table_rows(output)
+    assert rows["Model"] == [
+        "Model",
+        "MAP",
+        "nDCG@10",
+        "Precision@10",
+        "Recall@10",
+        "Train s",
+        "Score p50 ms/user",
+        "Score p95 ms/user",
+        "Notes",
+    ]
+    assert "EASE top-5 (this project)" in rows
+    assert "EASE dense B (no top-N cut)" in rows
+    for name in ("EASE top-5 (this project)", "Most popular", "Item-kNN cosine (k=100)"):
+        _assert_metric_cells(rows[name])
+        assert rows[name][5] != "-"  # train seconds
+    assert "lambda=5 rel" in rows["EASE top-5 (this project)"][8]
+    assert rows["BiVAE (MS Recommenders README)"][1:5] == ["0.1461", "0.4751", "0.4118", "0.2191"]
+    assert rows["BiVAE (MS Recommenders README)"][8] == "published, not re-run"
+    # The taste clusters are learnable: EASE beats the popularity list.
+    assert float(rows["EASE top-5 (this project)"][2]) > float(rows["Most popular"][2])
+    assert "Chosen: lambda_relative=5.0" in output
+    assert "Tuned on validation" not in output
+
+
+def test_command_ml100k_tuned_with_progress_and_k(tmp_path: Path) -> None:
+    folder = _write_ml100k(tmp_path / "ml-100k")
+    output = _call("--path", str(folder), "--k", "5", "--seed", "7", "--neighbors", "10")
+    rows = _table_rows(output)
+    assert rows["Model"][2] == "nDCG@5"
+    ease = next(name for name in rows if name.endswith("top-10 (this project)"))
+    _assert_metric_cells(rows[ease])
+    assert "seed 7" in output
+    assert "Tuned on validation split(s) carved from train" in output
+    assert output.count("nDCG=") == 5  # the five best validation configs are listed
+
+
+def test_command_ml_latest_small_fixed_lambda(tmp_path: Path) -> None:
+    folder = _write_ml_latest_small(tmp_path / "ml-latest-small")
+    tmdb = _write_tmdb_csv(tmp_path / "tmdb.csv")
+    output = _call(
+        "--dataset",
+        "ml-latest-small",
+        "--path",
+        str(folder),
+        "--tmdb-csv",
+        str(tmdb),
+        "--lambda",
+        "5",
+        "--neighbors",
+        "8",
+        "--no-progress",
+    )
+    # Movie 31 (no TMDb id) and 32 (outside the catalogue) are dropped; 33 folds into TMDb 1001.
+    assert f"### ml-latest-small: {N_USERS} users, {N_ITEMS} items" in output
+    rows = _table_rows(output)
+    names = [
+        "EASE top-8 (this project)",
+        "EASE dense B (no top-N cut)",
+        "Most popular",
+        "Item-kNN cosine (k=100)",
+        "Content TF-IDF only",
+        "EASE + content/popularity for short histories",
+    ]
+    assert [n for n in rows if n != "Model"] == names
+    for name in names:
+        _assert_metric_cells(rows[name])
+    assert "BiVAE (MS Recommenders README)" not in rows  # published rows are ml-100k only
+    # The slice table splits simulated cold users from warm ones; 20% of 40 users are cold.
+    slice_lines = [line for line in output.splitlines() if "| cold (<=5 train items) |" in line]
+    assert len(slice_lines) == len(names)
+    assert all(line.split("|")[3].strip() == "8" for line in slice_lines)
+    assert "8 simulated cold users keep 1..5 training ratings" in output
+    assert "hybrid_content_weight=" in output
+
+
+def test_command_ml_latest_small_tuned(tmp_path: Path) -> None:
+    folder = _write_ml_latest_small(tmp_path / "ml-latest-small")
+    tmdb = _write_tmdb_csv(tmp_path / "tmdb.csv")
+    output = _call(
+        "--dataset", "ml-latest-small", "--path", str(folder), "--tmdb-csv", str(tmdb), "--no-progress"
+    )
+    rows = _table_rows(output)
+    _assert_metric_cells(rows["EASE top-300 (this project)"])
+    assert "Tuned on validation split(s) carved from train" in output
+    assert "popularity_blend=" in output
+
+
+def test_command_missing_files_raise_command_error(tmp_path: Path) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=r"Data file not found: .*u\.data"):
+        _call("--dataset", "ml-100k", "--path", str(tmp_path / "nowhere"), "--lambda", "5")
+    with pytest.raises(CommandError, match=r"Data file not found: .*ratings\.csv"):
+        _call("--dataset", "ml-latest-small", "--path", str(tmp_path), "--lambda", "5")
+    folder = _write_ml_latest_small(tmp_path / "ml-latest-small")
+    with pytest.raises(CommandError, match=r"Data file not found: .*missing\.csv"):
+        _call(
+            "--dataset",
+            "ml-latest-small",
+            "--path",
+            str(folder),
+            "--tmdb-csv",
+            str(tmp_path / "missing.csv"),
+            "--lambda",
+            "5",
+        )
+
+
+def test_default_data_locations_follow_shared_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.management.base import CommandError
+
+    from movies.recommender.evaluation import shared_data_dir
+
+    (tmp_path / "data").mkdir()
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path))  # "shared": its data/ child is used
+    assert shared_data_dir() == tmp_path / "data"
+    monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path / "data"))
+    assert shared_data_dir() == tmp_path / "data"
+    with pytest.raises(CommandError, match=r"movielens/ml-100k/u\.data"):
+        _call("--lambda", "5")
+    with pytest.raises(CommandError, match=r"movielens/ml-latest-small/ratings\.csv"):
+        _call("--dataset", "ml-latest-small", "--lambda", "5")
+    monkeypatch.delenv("SHARED_DATA_DIR")
+    assert shared_data_dir() == Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+# --- edge cases of the core helpers -----------------------------------------------------------
+def test_ease_edge_cases(cooccurrence_matrix: sp.csr_matrix) -> None:
+    from movies.recommender.ease import lambda_scale
+
+    assert lambda_scale(sp.csr_matrix((3, 4))) == 1.0  # no interactions
+    assert lambda_scale(cooccurrence_matrix) == pytest.approx(1.0)  # binary X: exactly 1
+    with pytest.raises(ValueError, match="lambda"):
+        fit_ease(cooccurrence_matrix, lam=0.0)
+    with pytest.raises(ValueError, match="diag_penalty"):
+        fit_ease(cooccurrence_matrix, lam=1.0, diag_penalty=-1.0)
+    neighbors, weights = top_n_neighbors(np.zeros((1, 1)), 5)  # a single item has no neighbours
+    assert neighbors.shape == (1, 0)
+    assert weights.shape == (1, 0)
+
+    model = ItemItemModel.train(
+        cooccurrence_matrix, np.array([100, 101, 102, 103]), lam=0.5, n_neighbors=3, diag_penalty=1.0
+    )
+    assert model.meta["diag_penalty"] == 1.0
+    known, positions = model.indices_of([103, 999, 100])
+    assert known.tolist() == [3, 0]
+    assert positions.tolist() == [0, 2]
+    empty = np.array([], np.int64)
+    assert not model.score(empty, empty).any()
+    assert model.explain(empty, empty, target_index=1) == []
+    # A cold user gets the popularity prior; excluded items never come back.
+    top, _ = model.recommend(empty, empty, k=2, exclude=np.array([0]), popularity_blend=1.0)
+    assert top.tolist() == [1, 2]
+    idx, vals = top_k(np.array([1.0, 2.0]), 0)
+    assert idx.size == 0
+    assert vals.size == 0
+
+
+def test_metrics_and_split_edge_cases() -> None:
+    assert recall_at_k([1], set(), 10) == 0.0
+    assert ndcg_at_k([1], set(), 10) == 0.0
+    assert average_precision_at_k([1], set(), 10) == 0.0
+    empty = evaluate_rankings({1: np.array([1])}, {1: set()}, k=10)
+    assert (empty.n_users, empty.ndcg, empty.map) == (0, 0.0, 0.0)
+
+    users, items = np.array([1, 1, 1, 2]), np.array([5, 6, 7, 5])
+    with pytest.raises(ValueError, match="by must be"):
+        stratified_split(users, items, 0.75, 42, by="time")
+    with pytest.raises(ValueError, match="ratio"):
+        stratified_split(users, items, 1.0, 42)
+    with pytest.raises(ValueError, match="min_rating"):
+        stratified_split(users, items, 0.75, 42, min_rating=0)
+    with pytest.raises(ValueError, match="same length"):
+        stratified_split(users, items[:3], 0.75, 42)
+    train, test = stratified_split(users, items, 0.5, 42, min_rating=2)  # user 2 (one row) is dropped
+    assert sorted(users[np.concatenate([train, test])].tolist()) == [1, 1, 1]
+
+
+def test_build_split_indexes_and_placeholders() -> None:
+    from movies.recommender.evaluation import Ratings, build_split
+
+    def ratings(rows: list[tuple[int, int, float]]) -> Ratings:
+        u, i, r = (np.array(c) for c in zip(*rows, strict=True))
+        return Ratings(u, i, r.astype(np.float32), np.zeros(len(rows), np.int64))
+
+    train = ratings([(1, 10, 4.0), (1, 11, 2.0), (2, 11, 5.0), (2, 99, 3.0)])
+    test = ratings([(1, 12, 5.0), (2, 10, 1.0), (3, 10, 5.0)])  # user 3 has no training rows
+    data = build_split(train, test, "rating")
+    assert data.item_ids.tolist() == [10, 11, 12, 99]  # items seen only in test get a column
+    assert data.truth == {0: {2}, 1: {0}}  # user 3 cannot be scored and is left out
+    idx, w = data.user_history(0)
+    assert idx.tolist() == [0, 1]
+    assert w.tolist() == [4.0, 2.0]
+    # With a fixed item universe, unknown training items are dropped and unknown test items get
+    # a negative placeholder (they count as relevant but can never be hit).
+    fixed = build_split(train, test, "binary", np.array([10, 11]))
+    assert fixed.X.toarray().tolist() == [[1.0, 1.0], [0.0, 1.0]]
+    assert fixed.truth == {0: {-13}, 1: {0}}

@@ -394,12 +394,6 @@ def _batch_metrics(data: SplitData, scores: np.ndarray, k: int) -> RankingMetric
     return evaluate_rankings(recs, data.truth, k)
 
 
-def _neighbor_matrix(model: ItemItemModel) -> sp.csr_matrix:
-    n, m = model.neighbors.shape
-    rows = np.repeat(np.arange(n), m)
-    return sp.csr_matrix((model.weights.ravel(), (rows, model.neighbors.ravel())), shape=(n, n))
-
-
 # --- tuning on a validation split carved from train -------------------------------------------
 @dataclass
 class TuningResult:

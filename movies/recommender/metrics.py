@@ -32,16 +32,6 @@ class RankingMetrics:
     recall: float
     n_users: int
 
-    def as_dict(self) -> dict[str, float]:
-        """Plain dict for printing/JSON."""
-        return {
-            "map": self.map,
-            "ndcg": self.ndcg,
-            "precision": self.precision,
-            "recall": self.recall,
-            "n_users": float(self.n_users),
-        }
-
 
 def _hits(recommended: Sequence[int] | np.ndarray, relevant: Collection[int], k: int) -> np.ndarray:
     """Boolean hit vector over the first ``k`` recommendations."""

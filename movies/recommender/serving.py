@@ -62,6 +62,7 @@ COLD_WEIGHTS = {
     "trending": 0.2,
 }
 DIVERSITY = 0.35
+SIMILAR_POPULARITY_WEIGHT = 0.1
 # A vote average counts in full only with about this many votes (Bayesian damping).
 QUALITY_VOTES = 500
 TRENDING_DAYS = 7
@@ -252,6 +253,30 @@ class Recommender:
             )
             for row in picked
         ]
+
+    def similar(self, movie_id: int, limit: int) -> list[int]:
+        """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
+        self.refresh()
+        index = self.index
+        assert index is not None
+        row = index.row_of.get(movie_id)
+        if row is None:
+            return []
+        matrix = index.content.matrix
+        scores = np.asarray((matrix @ matrix[row].T).toarray()).ravel()
+        column = int(self._column_of_row[row])
+        if self.model is not None and column >= 0:
+            collab = np.zeros(len(index), dtype=np.float32)
+            by_column = self.model.score(np.array([column]), np.array([1.0], dtype=np.float32))
+            has_column = self._column_of_row >= 0
+            collab[has_column] = np.clip(by_column[self._column_of_row[has_column]], 0, None)
+            scores = scores + collab / max(float(collab.max(initial=0.0)), 1e-6)
+        # A light popularity prior breaks the many near-ties between same-genre films.
+        scores = scores + SIMILAR_POPULARITY_WEIGHT * index.popularity
+        scores[row] = -np.inf
+        scores[index.adult & ~index.adult[row]] = -np.inf
+        top = np.argsort(-scores, kind="stable")[:limit]
+        return [int(index.ids[i]) for i in top if np.isfinite(scores[i])]
 
     def _allowed(self, prefs: dict[str, Any], seen: set[int]) -> np.ndarray:
         index = self.index

@@ -216,9 +216,11 @@ class LocalCatalogSource:
         return paginate(movies.order_by(*SORTS[query.sort]), page)
 
     def similar(self, movie_id: int, limit: int) -> list[MovieRecord]:
-        from movies import similarity
+        from movies.recommender.serving import get_recommender
 
-        return similarity.similar_movies(movie_id, limit)
+        ids = get_recommender().similar(movie_id, limit)
+        rows = Movie.objects.only(*LIST_COLUMNS).in_bulk(ids)
+        return [rows[similar_id].to_record() for similar_id in ids if similar_id in rows]
 
     def check(self) -> str:
         count = Movie.objects.count()

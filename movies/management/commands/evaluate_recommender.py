@@ -62,5 +62,8 @@ class Command(BaseCommand):
             else:
                 report = evaluate_ml_latest_small(options["path"], options["tmdb_csv"], **common)
         except FileNotFoundError as exc:
-            raise CommandError(f"MovieLens data not found: {exc}") from exc
+            missing = exc.filename or str(exc)
+            raise CommandError(
+                f"Data file not found: {missing} (pass --path / --tmdb-csv, or set SHARED_DATA_DIR)"
+            ) from exc
         self.stdout.write(format_report(report))
