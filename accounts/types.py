@@ -23,7 +23,7 @@ async def _movie(info: Info, movie_id: int) -> Movie:
     entry = await movie_loader(info).load(movie_id)
     if entry is None:
         raise NotFound(f"Movie {movie_id} is no longer in the catalog.", movieId=movie_id)
-    return Movie(record=entry[0], known_details=entry[1])
+    return Movie.of(*entry)
 
 
 @strawberry_django.type(models.Favorite, description="A movie the user marked as a favorite.")

@@ -65,7 +65,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "backend.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "backend.static_files.AsyncWhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -252,3 +252,8 @@ RATELIMIT_FAIL_OPEN = True
 
 # --- Recommender ----------------------------------------------------------
 RECOMMENDER_MODEL_PATH = env.path("RECOMMENDER_MODEL_PATH", default=BASE_DIR / "var" / "recommender.npz")
+
+# Seconds a process keeps decoded catalog answers in memory before asking
+# Redis again (0 turns the tier off); and how many it keeps.
+CATALOG_LOCAL_CACHE_SECONDS = env.float("CATALOG_LOCAL_CACHE_SECONDS", default=5.0)
+CATALOG_LOCAL_CACHE_SIZE = env.int("CATALOG_LOCAL_CACHE_SIZE", default=10_000)

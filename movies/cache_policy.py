@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from django.conf import settings
@@ -63,12 +65,66 @@ def _stale(key: str) -> str:
     return f"stale:{key}"
 
 
+class KeyLocks:
+    """One lock per key while anyone holds or awaits it: single-flight for cache misses.
+
+    Django runs each request's sync work in its own thread, so a burst of
+    requests missing the same key would each call the source; with these
+    locks one computes and the rest read what it stored.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, keys: Iterable[str]) -> Iterator[None]:
+        # Sorted acquisition: two threads holding overlapping sets cannot deadlock.
+        ordered = sorted(set(keys))
+        with self._guard:
+            locks = []
+            for key in ordered:
+                lock, users = self._locks.get(key, (None, 0))
+                lock = lock or threading.Lock()
+                self._locks[key] = (lock, users + 1)
+                locks.append(lock)
+        acquired: list[threading.Lock] = []
+        try:
+            for lock in locks:
+                lock.acquire()
+                acquired.append(lock)
+            yield
+        finally:
+            for lock in reversed(acquired):
+                lock.release()
+            with self._guard:
+                for key in ordered:
+                    lock, users = self._locks[key]
+                    if users == 1:
+                        del self._locks[key]
+                    else:
+                        self._locks[key] = (lock, users - 1)
+
+
+in_flight = KeyLocks()
+
+
 def get_or_compute(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
     """The cached value for ``key``, else ``compute()`` stored with the kind's TTL.
 
-    If ``compute`` raises UpstreamUnavailable, the stale copy answers when there is one.
+    Concurrent misses of one key in a process compute it once. If ``compute``
+    raises UpstreamUnavailable, the stale copy answers when there is one.
     """
     value = cache.get(key)
+    if value is not None:
+        metrics.cache_hit(kind)
+        return value
+    with in_flight.hold([key]):
+        return _compute_one(kind, key, compute)
+
+
+def _compute_one(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
+    value = cache.get(key)  # stored by whoever held the lock before us?
     if value is not None:
         metrics.cache_hit(kind)
         return value
@@ -115,6 +171,26 @@ def get_many_or_compute(
     metrics.cache_hit(kind, len(result))
     if not missing:
         return result
+    with in_flight.hold(keys[item_id] for item_id in missing):
+        # What other requests stored while we waited needs no second fetch.
+        filled = cache.get_many([keys[item_id] for item_id in missing])
+        for item_id in missing:
+            if keys[item_id] in filled:
+                result[item_id] = filled[keys[item_id]]
+        metrics.cache_hit(kind, len(filled))
+        missing = [item_id for item_id in missing if item_id not in result]
+        if missing:
+            result.update(_compute_many(kind, keys, missing, compute))
+    return result
+
+
+def _compute_many(
+    kind: CacheKind,
+    keys: Mapping[int, str],
+    missing: list[int],
+    compute: Callable[[list[int]], Mapping[int, Any]],
+) -> dict[int, Any]:
+    result: dict[int, Any] = {}
     metrics.cache_miss(kind, len(missing))
     try:
         computed = compute(missing)

@@ -1,21 +1,68 @@
-"""The catalog as the API sees it: the configured source behind the cache policy.
+"""The catalog as the API sees it: the configured source behind two cache tiers.
 
-Every read goes through here, so every source is cached the same way. These
-functions are synchronous; resolvers call them with ``sync_to_async``.
+Every read goes through here, so every source is cached the same way:
+
+1. a process-local memory of decoded records, a few seconds long, so the hot
+   path of a busy server needs no thread hop, no Redis round trip and no JSON
+   decoding (``CATALOG_LOCAL_CACHE_SECONDS``);
+2. the shared cache (Redis) with the design's TTLs and stale copies
+   (``movies.cache_policy``);
+3. the source (TMDb or the local database).
+
+The functions are synchronous. Each takes ``local_only``: with it, the call
+answers from tier 1 or returns None without any I/O, which lets async
+resolvers skip ``sync_to_async`` on a hit (see ``read``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
+from cachetools import TTLCache
 from django.conf import settings
 
-from movies import cache_policy
+from movies import cache_policy, metrics
 from movies.records import DiscoverQuery, GenreRecord, ListKind, MovieDetails, MovieRecord, PageRecord
 from movies.sources.base import CatalogSource, MovieEntry
 from movies.sources.local import LocalCatalogSource
+
+T = TypeVar("T")
+
+_local: TTLCache[str, Any] | None = None
+_local_lock = threading.Lock()
+
+
+def _local_cache() -> TTLCache[str, Any]:
+    global _local
+    with _local_lock:
+        if _local is None:
+            _local = TTLCache(
+                maxsize=settings.CATALOG_LOCAL_CACHE_SIZE, ttl=settings.CATALOG_LOCAL_CACHE_SECONDS
+            )
+        return _local
+
+
+def _local_get(key: str) -> Any:
+    cache = _local_cache()
+    with _local_lock:
+        return cache.get(key)
+
+
+def _local_set(key: str, value: Any) -> None:
+    cache = _local_cache()
+    with _local_lock:
+        cache[key] = value
+
+
+def forget_local() -> None:
+    """Empties this process's tier-1 memory (tests; after a catalog import)."""
+    global _local
+    with _local_lock:
+        _local = None
 
 
 @functools.cache
@@ -30,37 +77,95 @@ def get_source() -> CatalogSource:
     return LocalCatalogSource()
 
 
-def genres() -> list[GenreRecord]:
+def _read(
+    kind: cache_policy.CacheKind,
+    key: str,
+    compute: Callable[[], Any],
+    decode: Callable[[Any], T],
+    local_only: bool,
+) -> T | None:
+    """Tier 1, else (unless ``local_only``) tier 2 / the source, remembered in tier 1."""
+    value = _local_get(key)
+    if value is not None:
+        metrics.cache_hit(kind)
+        return value
+    if local_only:
+        return None
+    value = decode(cache_policy.get_or_compute(kind, key, compute))
+    _local_set(key, value)
+    return value
+
+
+async def read(function: Callable[..., T | None], *args: Any) -> T:
+    """Calls a catalog function from async code, off the event loop only when tier 1 misses."""
+    value = function(*args, local_only=True)
+    if value is None:
+        value = await sync_to_async(function)(*args)
+    return value  # type: ignore[return-value]
+
+
+def genres(local_only: bool = False) -> list[GenreRecord] | None:
     source = get_source()
-    key = cache_policy.cache_key(source.name, "genres", "all")
-    data = cache_policy.get_or_compute("genres", key, lambda: [g.to_dict() for g in source.genres()])
-    return [GenreRecord.from_dict(item) for item in data]
+    return _read(
+        "genres",
+        cache_policy.cache_key(source.name, "genres", "all"),
+        lambda: [g.to_dict() for g in source.genres()],
+        lambda data: [GenreRecord.from_dict(item) for item in data],
+        local_only,
+    )
 
 
-def _page(kind: cache_policy.CacheKind, key: str, compute: Any) -> PageRecord:
-    return PageRecord.from_dict(cache_policy.get_or_compute(kind, key, lambda: compute().to_dict()))
+def genre_map(local_only: bool = False) -> dict[int, GenreRecord] | None:
+    """Genres by id (derived from ``genres``, remembered alongside it)."""
+    key = cache_policy.cache_key(get_source().name, "genres", "by-id")
+    by_id = _local_get(key)
+    if by_id is None:
+        records = genres(local_only=local_only)
+        if records is None:
+            return None
+        by_id = {genre.id: genre for genre in records}
+        _local_set(key, by_id)
+    return by_id
 
 
-def movie_list(kind: ListKind, page: int) -> PageRecord:
+def movie_list(kind: ListKind, page: int, local_only: bool = False) -> PageRecord | None:
     """A page of a curated list; trending is cached for 30 minutes, the others for an hour."""
     source = get_source()
     cache_kind: cache_policy.CacheKind = "trending" if kind.startswith("trending") else "list"
     key = cache_policy.cache_key(source.name, cache_kind, kind, page, settings.TMDB_LANGUAGE)
-    return _page(cache_kind, key, lambda: source.movie_list(kind, page))
+    return _read(
+        cache_kind, key, lambda: source.movie_list(kind, page).to_dict(), PageRecord.from_dict, local_only
+    )
 
 
-def search(query: str, year: int | None, page: int) -> PageRecord:
+def search(query: str, year: int | None, page: int, local_only: bool = False) -> PageRecord | None:
     source = get_source()
     key = cache_policy.cache_key(source.name, "search", query.casefold(), year, page, settings.TMDB_LANGUAGE)
-    return _page("search", key, lambda: source.search(query, year, page))
+    return _read(
+        "search", key, lambda: source.search(query, year, page).to_dict(), PageRecord.from_dict, local_only
+    )
 
 
-def discover(query: DiscoverQuery, page: int) -> PageRecord:
+def discover(query: DiscoverQuery, page: int, local_only: bool = False) -> PageRecord | None:
     source = get_source()
     key = cache_policy.cache_key(
         source.name, "discover", query.cache_key_part(), page, settings.TMDB_LANGUAGE
     )
-    return _page("discover", key, lambda: source.discover(query, page))
+    return _read(
+        "discover", key, lambda: source.discover(query, page).to_dict(), PageRecord.from_dict, local_only
+    )
+
+
+def similar(movie_id: int, limit: int, local_only: bool = False) -> list[MovieRecord] | None:
+    source = get_source()
+    key = cache_policy.cache_key(source.name, "similar", movie_id, limit, settings.TMDB_LANGUAGE)
+    return _read(
+        "similar",
+        key,
+        lambda: [movie.to_dict() for movie in source.similar(movie_id, limit)],
+        lambda data: [MovieRecord.from_dict(item) for item in data],
+        local_only,
+    )
 
 
 def _entry_to_dict(entry: MovieEntry) -> dict[str, Any]:
@@ -73,31 +178,35 @@ def _entry_from_dict(data: dict[str, Any]) -> MovieEntry:
     return MovieRecord.from_dict(data["movie"]), MovieDetails.from_dict(details) if details else None
 
 
-def lookup(ids: Sequence[int]) -> dict[int, MovieEntry]:
-    """Movies (with details where the source has them) by id: one MGET, one source call for misses.
+def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry]:
+    """Movies (with details where the source has them) by id; unknown ids are absent.
 
-    Unknown ids are absent. Used by the movie dataloader.
+    Tier 1 first; then one MGET for the rest and one source call for what
+    Redis lacks. With ``local_only``, only tier 1's part. Used by the movie dataloader.
     """
     source = get_source()
     keys = {
         movie_id: cache_policy.cache_key(source.name, "movie", movie_id, settings.TMDB_LANGUAGE)
         for movie_id in dict.fromkeys(ids)
     }
+    result: dict[int, MovieEntry] = {}
+    for movie_id, key in keys.items():
+        entry = _local_get(key)
+        if entry is not None:
+            result[movie_id] = entry
+    metrics.cache_hit("movie", len(result))
+    missing = {movie_id: key for movie_id, key in keys.items() if movie_id not in result}
+    if local_only or not missing:
+        return result
 
-    def fetch(missing: list[int]) -> dict[int, dict[str, Any]]:
-        return {movie_id: _entry_to_dict(entry) for movie_id, entry in source.lookup(missing).items()}
+    def fetch(ids_to_fetch: list[int]) -> dict[int, dict[str, Any]]:
+        return {movie_id: _entry_to_dict(entry) for movie_id, entry in source.lookup(ids_to_fetch).items()}
 
-    found = cache_policy.get_many_or_compute("movie", keys, fetch)
-    return {movie_id: _entry_from_dict(data) for movie_id, data in found.items()}
-
-
-def similar(movie_id: int, limit: int) -> list[MovieRecord]:
-    source = get_source()
-    key = cache_policy.cache_key(source.name, "similar", movie_id, limit, settings.TMDB_LANGUAGE)
-    data = cache_policy.get_or_compute(
-        "similar", key, lambda: [movie.to_dict() for movie in source.similar(movie_id, limit)]
-    )
-    return [MovieRecord.from_dict(item) for item in data]
+    for movie_id, data in cache_policy.get_many_or_compute("movie", missing, fetch).items():
+        entry = _entry_from_dict(data)
+        _local_set(missing[movie_id], entry)
+        result[movie_id] = entry
+    return result
 
 
 def check() -> str:

@@ -13,7 +13,10 @@ from schema.context import Info
 
 def _movie_loader() -> DataLoader[int, MovieEntry | None]:
     async def load(ids: list[int]) -> list[MovieEntry | None]:
-        found = await sync_to_async(catalog.lookup)(ids)
+        found = catalog.lookup(ids, local_only=True)
+        missing = [movie_id for movie_id in ids if movie_id not in found]
+        if missing:
+            found.update(await sync_to_async(catalog.lookup)(missing))
         return [found.get(movie_id) for movie_id in ids]
 
     return DataLoader(load_fn=load, max_batch_size=MAX_IDS)
@@ -21,7 +24,7 @@ def _movie_loader() -> DataLoader[int, MovieEntry | None]:
 
 def _genre_loader() -> DataLoader[int, GenreRecord | None]:
     async def load(ids: list[int]) -> list[GenreRecord | None]:
-        by_id = {genre.id: genre for genre in await sync_to_async(catalog.genres)()}
+        by_id = await catalog.read(catalog.genre_map)
         return [by_id.get(genre_id) for genre_id in ids]
 
     return DataLoader(load_fn=load)

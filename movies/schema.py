@@ -78,14 +78,14 @@ def discover_query(filter: DiscoverFilter | None, sort: DiscoverSort) -> Discove
 
 async def _list(kind: str, page: int) -> MoviePage:
     check_page(page)
-    return MoviePage.from_record(await sync_to_async(catalog.movie_list)(kind, page))  # type: ignore[arg-type]
+    return MoviePage.from_record(await catalog.read(catalog.movie_list, kind, page))  # type: ignore[arg-type]
 
 
 @strawberry.type
 class CatalogQuery:
     @strawberry.field(description="All movie genres.")
     async def genres(self) -> list[Genre]:
-        return [Genre.from_record(genre) for genre in await sync_to_async(catalog.genres)()]
+        return [Genre.from_record(genre) for genre in await catalog.read(catalog.genres)]
 
     @strawberry.field(description="Movies trending today or this week.")
     async def trending_movies(self, time_window: TimeWindow = TimeWindow.WEEK, page: int = 1) -> MoviePage:
@@ -110,14 +110,14 @@ class CatalogQuery:
     @strawberry.field(description="One movie by TMDb id; null if there is no such movie.")
     async def movie(self, info: Info, id: int) -> Movie | None:
         entry = await movie_loader(info).load(id)
-        return Movie(record=entry[0], known_details=entry[1]) if entry else None
+        return Movie.of(*entry) if entry else None
 
     @strawberry.field(description="at most 100 ids; order kept, null where an id is unknown")
     async def movies(self, info: Info, ids: list[int]) -> list[Movie | None]:
         if len(ids) > MAX_IDS:
             raise BadUserInput(f"At most {MAX_IDS} ids per query.")
         entries = await movie_loader(info).load_many(ids)
-        return [Movie(record=entry[0], known_details=entry[1]) if entry else None for entry in entries]
+        return [Movie.of(*entry) if entry else None for entry in entries]
 
     @strawberry.field(description="Movies matching a title (typos tolerated on PostgreSQL).")
     async def search_movies(self, query: str, year: int | None = None, page: int = 1) -> MoviePage:
@@ -128,7 +128,7 @@ class CatalogQuery:
         if len(text) > MAX_QUERY_LENGTH:
             raise BadUserInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
         check_year_range(year, year)
-        return MoviePage.from_record(await sync_to_async(catalog.search)(text, year, page))
+        return MoviePage.from_record(await catalog.read(catalog.search, text, year, page))
 
     @strawberry.field(description="Movies matching filters, sorted as asked.")
     async def discover_movies(
@@ -139,7 +139,7 @@ class CatalogQuery:
     ) -> MoviePage:
         check_page(page)
         query = discover_query(filter, sort_by)
-        return MoviePage.from_record(await sync_to_async(catalog.discover)(query, page))
+        return MoviePage.from_record(await catalog.read(catalog.discover, query, page))
 
     @strawberry.field(description="requires authentication", extensions=[IsAuthenticated()])
     async def recommendations(self, info: Info, limit: int = 20) -> list[Recommendation]:
@@ -149,7 +149,7 @@ class CatalogQuery:
         entries = await movie_loader(info).load_many([item.movie_id for item in items])
         return [
             Recommendation(
-                movie=Movie(record=entry[0], known_details=entry[1]),
+                movie=Movie.of(*entry),
                 score=item.score,
                 reasons=list(item.reasons),
             )

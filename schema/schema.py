@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from django.conf import settings
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -12,13 +13,19 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.tools import merge_types
-from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from accounts.schema import AccountMutation, AccountQuery
 from movies.schema import CatalogQuery
 
 Query = merge_types("Query", (CatalogQuery, AccountQuery))
 Mutation = merge_types("Mutation", (AccountMutation,))
+
+# The limit rules are classes built once: ValidationCache keys on the rule
+# classes, so limiters constructed per request would never hit the cache.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES).validation_rules,
+]
 
 schema = strawberry.Schema(
     query=Query,
@@ -28,8 +35,6 @@ schema = strawberry.Schema(
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
-        DjangoOptimizerExtension,
+        lambda: AddValidationRules(LIMIT_RULES),
     ],
 )

@@ -41,11 +41,19 @@ def redis_cache() -> None:
         _unavailable("needs Redis: set REDIS_URL")
 
 
+def clear_caches() -> None:
+    """Empties both catalog cache tiers: the shared cache and this process's memory."""
+    from movies import catalog
+
+    cache.clear()
+    catalog.forget_local()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
-    cache.clear()
+    clear_caches()
     yield
-    cache.clear()
+    clear_caches()
 
 
 class GraphQLResponse:

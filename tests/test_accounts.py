@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
 
@@ -409,9 +409,7 @@ def test_list_query_count_does_not_grow_with_the_page(gql: GraphQL, token: str) 
 
     def count(limit: int) -> int:
         query = f"{{ me {{ favorites(limit: {limit}) {{ results {{ movie {{ title genres {{ name }} isFavorite }} }} }} }} }}"
-        from django.core.cache import cache
-
-        cache.clear()
+        clear_caches()
         with CaptureQueriesContext(connection) as queries:
             data = gql(query, token=token).ok()
         assert len(data["me"]["favorites"]["results"]) == limit

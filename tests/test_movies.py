@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Favorite, User
-from movies import cache_policy
+from movies import cache_policy, catalog
 from movies.models import Movie
 from movies.sources.local import LocalCatalogSource
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
 
@@ -99,12 +99,12 @@ def test_trending_blends_in_our_users_recent_favorites(gql: GraphQL) -> None:
     for index in range(30):
         user = User.objects.create_user(f"fan{index}", f"fan{index}@example.com", "pw-12345678")
         Favorite.objects.create(user=user, movie_id=obscure)
-    cache.clear()
+    clear_caches()
     after = [m["id"] for m in gql(query).ok()["trendingMovies"]["results"]]
     assert obscure in after
     # Only the week's activity counts: a day window with old favorites does not move.
     Favorite.objects.filter(movie_id=obscure).update(created_at=timezone.now() - timedelta(days=3))
-    cache.clear()
+    clear_caches()
     day = [
         m["id"]
         for m in gql("{ trendingMovies(timeWindow: DAY) { results { id } } }").ok()["trendingMovies"][
@@ -346,6 +346,7 @@ def test_tmdb_failure_serves_the_stale_copy(gql: GraphQL, tmdb_catalog: Any) -> 
     fresh_key = cache_policy.cache_key("tmdb", "trending", "trending_week", 1, "en-US")
     assert cache.get(fresh_key) is not None
     cache.delete(fresh_key)
+    catalog.forget_local()
     tmdb_catalog.down = True
     assert gql(TRENDING).ok() == fresh
 
@@ -401,3 +402,41 @@ def test_warm_cache_reports_upstream_failures(
     assert "Warmed 0 list pages and 0 movies." in captured.out
     assert "trending_week page 1" in captured.err
     assert tmdb_catalog.api_key not in captured.err
+
+
+def test_concurrent_misses_of_one_key_compute_once() -> None:
+    import threading
+    import time
+
+    calls: list[int] = []
+
+    def slow_compute() -> dict[str, int]:
+        calls.append(1)
+        time.sleep(0.2)
+        return {"value": 42}
+
+    def slow_many(ids: list[int]) -> dict[int, int]:
+        calls.append(len(ids))
+        time.sleep(0.2)
+        return {item_id: item_id * 2 for item_id in ids}
+
+    results: list[object] = []
+    keys = {1: "test:many:1", 2: "test:many:2"}
+    workers = [
+        threading.Thread(
+            target=lambda: results.append(cache_policy.get_or_compute("list", "test:one", slow_compute))
+        )
+        for _ in range(6)
+    ] + [
+        threading.Thread(
+            target=lambda: results.append(cache_policy.get_many_or_compute("movie", keys, slow_many))
+        )
+        for _ in range(6)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert calls == [1, 2] or calls == [2, 1]
+    assert results.count({"value": 42}) == 6
+    assert results.count({1: 2, 2: 4}) == 6

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Favorite, User
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
 
@@ -141,12 +141,10 @@ def test_top_twenty_is_diverse(gql: GraphQL, token: str) -> None:
 
 
 def test_query_count_does_not_grow_with_the_limit(gql: GraphQL, token: str) -> None:
-    from django.core.cache import cache
-
     gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()
 
     def count(limit: int) -> int:
-        cache.clear()
+        clear_caches()
         with CaptureQueriesContext(connection) as queries:
             assert len(recommend(gql, token, limit)) == limit
         return len(queries)

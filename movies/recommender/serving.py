@@ -34,7 +34,7 @@ from django.core.cache import cache
 from django.db.models import Max
 from django.utils import timezone
 
-from movies import cache_policy
+from movies import cache_policy, metrics
 from movies.models import Genre, Movie
 from movies.recommender.content import ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
@@ -473,7 +473,9 @@ def recommendations_for(user_id: int, limit: int) -> list[Recommended]:
     key = cache_policy.recommendations_key(user_id)
     cached = cache.get(key)
     if cached and cached.get("version") == recommender.version:
+        metrics.cache_hit("recommendations")
         return [Recommended(item[0], item[1], tuple(item[2])) for item in cached["items"][:limit]]
+    metrics.cache_miss("recommendations")
     interactions, seen = user_interactions(user_id)
     items = recommender.recommend(
         interactions, seen, user_preferences(user_id), recent_activity(), MAX_RECOMMENDATIONS

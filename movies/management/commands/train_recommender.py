@@ -5,6 +5,7 @@ Serving processes pick up the new file within a minute, without a restart.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -17,11 +18,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from accounts.models import Favorite, Rating, WatchlistEntry
-from movies.recommender.ease import ItemItemModel
+from movies.recommender.evaluation import DEFAULT_NEIGHBORS, EaseConfig
 from movies.recommender.serving import interaction_weight
 
-DEFAULT_LAMBDA = 300.0
-DEFAULT_NEIGHBORS = 200
+# The variant the offline evaluation selected on MovieLens validation splits
+# (README, "Recommender quality"): EDLAE-style EASE on square-rooted weights.
+PRODUCTION_CONFIG = EaseConfig(
+    lam_relative=200.0, weighting="rating", weight_exponent=0.5, diag_penalty=4.0, user_exponent=0.25
+)
 
 
 def interaction_matrix() -> tuple[sp.csr_matrix, np.ndarray]:
@@ -59,7 +63,9 @@ class Command(BaseCommand):
     help = "Train the recommender's item-item model (EASE) from all users' favorites, ratings and watchlists."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--lambda", dest="lam", type=float, default=DEFAULT_LAMBDA)
+        parser.add_argument(
+            "--lambda", dest="lam", type=float, default=PRODUCTION_CONFIG.lam_relative, help="relative lambda"
+        )
         parser.add_argument("--neighbors", type=int, default=DEFAULT_NEIGHBORS)
         parser.add_argument("--output", type=Path, default=None, help="default: RECOMMENDER_MODEL_PATH")
 
@@ -71,7 +77,8 @@ class Command(BaseCommand):
             raise CommandError(
                 "No interactions yet: nothing to train on (recommendations use content and priors)."
             )
-        model = ItemItemModel.train(matrix, movie_ids, lam=lam, n_neighbors=min(neighbors, len(movie_ids)))
+        config = dataclasses.replace(PRODUCTION_CONFIG, lam_relative=lam)
+        model = config.train(matrix, movie_ids, n_neighbors=min(neighbors, len(movie_ids)))
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write aside, then rename: a serving process never reads a half-written file.
         partial = path.with_name(path.name + ".partial")

@@ -1,0 +1,311 @@
+"""The benchmark's own machinery: load-generator statistics, the Zipf sampler, /metrics parsing.
+
+A tiny asyncio HTTP/1.1 server on 127.0.0.1 stands in for the API; no gunicorn here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import pytest
+
+from bench import promtext, scenarios
+from bench.loadgen import LoadResult, Sample, fetch, has_graphql_errors, percentile, run_load
+from bench.zipf import ZipfSampler
+
+T = TypeVar("T")
+
+
+class TinyServer:
+    """Answers POSTs by the ``query`` of the JSON body: ok, gql (GraphQL error), fail (500),
+    chunked (200, chunked framing), close (200 + Connection: close), drop (closes, no answer),
+    slow (200 after 50 ms)."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests: Counter[str] = Counter()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                try:
+                    await reader.readuntil(b"\r\n")
+                except asyncio.IncompleteReadError:
+                    return
+                length = 0
+                while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+                    name, _, value = line.decode().partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                query = json.loads(await reader.readexactly(length))["query"] if length else "ok"
+                self.requests[query] += 1
+                if query == "drop":
+                    return
+                if query == "slow":
+                    await asyncio.sleep(0.05)
+                writer.write(self.response(query))
+                await writer.drain()
+                if query == "close":
+                    return
+        finally:
+            writer.close()
+
+    @staticmethod
+    def response(query: str) -> bytes:
+        ok = b'{"data":{"__typename":"Query"}}'
+        if query == "gql":
+            body, status = b'{"data":null,"errors":[{"message":"boom"}]}', "200 OK"
+        elif query == "fail":
+            body, status = b'{"detail":"server error"}', "500 Internal Server Error"
+        else:
+            body, status = ok, "200 OK"
+        if query == "chunked":
+            half = len(body) // 2
+            chunks = f"{half:x}\r\n".encode() + body[:half] + b"\r\n"
+            chunks += f"{len(body) - half:x}\r\n".encode() + body[half:] + b"\r\n0\r\n\r\n"
+            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+        extra = "Connection: close\r\n" if query == "close" else ""
+        head = f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+        return head.encode() + body
+
+
+@asynccontextmanager
+async def tiny_server() -> AsyncIterator[tuple[TinyServer, int]]:
+    app = TinyServer()
+    server = await asyncio.start_server(app.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield app, port
+
+
+def run(make: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        return await make()
+
+    return asyncio.run(main())
+
+
+def request(query: str) -> tuple[str, bytes]:
+    return "/graphql", json.dumps({"query": query}).encode()
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert [percentile(values, p) for p in (50, 95, 99, 100)] == [50, 95, 99, 100]
+    assert percentile([7.0], 50) == 7.0
+    assert percentile([1.0, 2.0], 50) == 1.0
+    assert percentile([1.0, 2.0], 51) == 2.0
+    assert math.isnan(percentile([], 95))
+    with pytest.raises(ValueError, match="pct"):
+        percentile(values, 0)
+
+
+def test_load_result_figures() -> None:
+    samples = [Sample(i, i * 0.01, (i + 1) / 1000, 200) for i in range(100)]
+    samples[3] = Sample(3, 0.03, 0.004, 500, detail="oops")
+    samples[4] = Sample(4, 0.04, 0.005, 200, graphql_error=True, detail="gql")
+    samples[5] = Sample(5, 0.05, 0.006, 0, detail="ConnectionResetError()")
+    result = LoadResult(samples=samples, duration=2.0, concurrency=10)
+    assert result.requests == 100
+    assert result.http_errors == 2
+    assert result.graphql_errors == 1
+    assert result.errors == 3
+    assert result.statuses == Counter({200: 98, 500: 1, 0: 1})
+    assert result.throughput == 50.0
+    assert result.latency_ms(50) == pytest.approx(50.0)
+    assert result.latency_ms(95) == pytest.approx(95.0)
+    assert result.latency_ms(99) == pytest.approx(99.0)
+    assert sum(result.failures().values()) == 3
+
+    first = result.first(10)
+    assert [s.index for s in first.samples] == list(range(10))
+    assert first.duration == pytest.approx(0.09 + 0.010)
+    merged = first.merged(result.first(5))
+    assert merged.requests == 15
+    assert [s.index for s in merged.samples][-5:] == list(range(10, 15))
+    assert merged.duration == pytest.approx(first.duration + result.first(5).duration)
+
+
+def test_has_graphql_errors() -> None:
+    assert not has_graphql_errors(b'{"data":{"movie":null}}')
+    assert not has_graphql_errors(b'{"data":{"title":"\\"errors\\""},"errors":[]}')
+    assert has_graphql_errors(b'{"data":null,"errors":[{"message":"x"}]}')
+    assert has_graphql_errors(b'{"errors": [{"message": "x"}]')  # truncated JSON
+
+
+# ---------------------------------------------------------------- load generator
+
+
+def test_run_load_counts_every_kind_of_error() -> None:
+    kinds = ["gql", "fail", "chunked", "close", "ok", "ok", "ok", "ok", "ok", "ok"]
+
+    async def scenario() -> tuple[LoadResult, TinyServer]:
+        async with tiny_server() as (app, port):
+            result = await run_load(
+                "127.0.0.1",
+                port,
+                lambda i: request(kinds[i % len(kinds)]),
+                concurrency=8,
+                max_requests=200,
+                max_seconds=10,
+            )
+            return result, app
+
+    result, app = run(scenario)
+    assert result.requests == 200
+    assert sorted(s.index for s in result.samples) == list(range(200))
+    assert result.statuses == Counter({200: 180, 500: 20})
+    assert result.graphql_errors == 20
+    assert result.http_errors == 20
+    assert result.errors == 40
+    assert sum(app.requests.values()) == 200
+    # Keep-alive: one connection per worker, plus a new one after each "Connection: close"
+    # (except where the close was that worker's last request).
+    assert 8 + 20 - 8 <= app.connections <= 8 + 20
+    assert 0 < result.latency_ms(50) <= result.latency_ms(95) <= result.latency_ms(99)
+    assert result.throughput > 0
+    assert result.client_cpu >= 0
+
+
+def test_run_load_counts_transport_errors_and_recovers() -> None:
+    async def scenario() -> LoadResult:
+        async with tiny_server() as (_, port):
+            return await run_load(
+                "127.0.0.1",
+                port,
+                lambda i: request("drop" if i % 4 == 0 else "ok"),
+                concurrency=2,
+                max_requests=20,
+                max_seconds=10,
+            )
+
+    result = run(scenario)
+    assert result.requests == 20
+    assert result.statuses == Counter({200: 15, 0: 5})
+    assert result.errors == 5
+    assert all("IncompleteReadError" in s.detail for s in result.samples if s.status == 0)
+
+
+def test_run_load_stops_at_the_deadline() -> None:
+    async def scenario() -> LoadResult:
+        async with tiny_server() as (_, port):
+            return await run_load(
+                "127.0.0.1",
+                port,
+                lambda i: request("slow"),
+                concurrency=4,
+                max_requests=10_000,
+                max_seconds=0.3,
+            )
+
+    result = run(scenario)
+    # 4 connections x ~50 ms a request for 0.3 s, plus the requests in flight at the deadline.
+    assert 8 <= result.requests <= 4 * 8
+    assert result.duration < 1.0
+    assert result.errors == 0
+    assert result.latency_ms(50) >= 50
+
+
+def test_fetch_reads_one_response() -> None:
+    async def scenario() -> tuple[int, bytes]:
+        async with tiny_server() as (_, port):
+            return await fetch("127.0.0.1", port, "POST", *request("chunked"))
+
+    status, body = run(scenario)
+    assert status == 200
+    assert json.loads(body) == {"data": {"__typename": "Query"}}
+
+
+# ---------------------------------------------------------------- Zipf
+
+
+def test_zipf_probabilities_and_bounds() -> None:
+    sampler = ZipfSampler(50, 1.1, random.Random(1))
+    assert sum(sampler.probability(k) for k in range(1, 51)) == pytest.approx(1.0)
+    assert sampler.probability(1) / sampler.probability(2) == pytest.approx(2**1.1)
+    assert sampler.probability(0) == sampler.probability(51) == 0.0
+    draws = [sampler.sample() for _ in range(5000)]
+    assert min(draws) >= 1
+    assert max(draws) <= 50
+
+
+def test_zipf_frequencies_follow_the_law() -> None:
+    n, draws = 50, 40_000
+    sampler = ZipfSampler(n, 1.1, random.Random(42))
+    counts = Counter(sampler.sample() for _ in range(draws))
+    for rank in (1, 2, 3, 10):
+        expected = sampler.probability(rank) * draws
+        assert abs(counts[rank] - expected) < 5 * math.sqrt(expected)
+    assert counts[1] > counts[2] > counts[3] > counts[10]
+
+
+def test_zipf_is_seeded_and_validates() -> None:
+    first = ZipfSampler(10, 1.1, random.Random(7))
+    second = ZipfSampler(10, 1.1, random.Random(7))
+    assert [first.sample() for _ in range(100)] == [second.sample() for _ in range(100)]
+    assert ZipfSampler(1, 1.1).sample() == 1
+    items = list("abcdefghij")
+    assert first.choice(items) in items
+    with pytest.raises(ValueError, match="expected 10 items"):
+        first.choice(items[:3])
+    with pytest.raises(ValueError, match="n must"):
+        ZipfSampler(0)
+    with pytest.raises(ValueError, match="s must"):
+        ZipfSampler(5, 0)
+
+
+def test_zipf_mix_sends_valid_graphql() -> None:
+    mix = scenarios.ZipfMix([550, 348, 27205], seed=3)
+    bodies = [json.loads(mix(i)[1]) for i in range(400)]
+    again = scenarios.ZipfMix([550, 348, 27205], seed=3)
+    assert [json.loads(again(i)[1]) for i in range(400)] == bodies
+    movie = [b for b in bodies if "movie(" in b["query"]]
+    lists = [b for b in bodies if "movie(" not in b["query"]]
+    assert mix.sent == {"list": len(lists), "movie": len(movie)}
+    assert 100 < len(movie) < 300
+    assert {b["variables"]["id"] for b in movie} <= {550, 348, 27205}
+    assert all(1 <= b["variables"]["page"] <= scenarios.MAX_LIST_PAGE for b in lists)
+    assert len(mix.distinct) == len({(b["query"], json.dumps(b["variables"])) for b in bodies})
+
+
+# ---------------------------------------------------------------- /metrics
+
+
+METRICS = """\
+# HELP moviegraph_cache_requests_total Catalog cache lookups by kind and result
+# TYPE moviegraph_cache_requests_total counter
+moviegraph_cache_requests_total{kind="list",result="hit"} 90.0
+moviegraph_cache_requests_total{kind="list",result="miss"} 10.0
+moviegraph_cache_requests_total{kind="movie",result="hit"} 45.0
+moviegraph_cache_requests_total{kind="movie",result="miss"} 5.0
+moviegraph_cache_requests_total{kind="movie",result="stale"} 2.0
+moviegraph_upstream_requests_total{endpoint="movie",status="200"} 5.0
+"""
+
+
+def test_cache_counters_delta_and_ratios() -> None:
+    after = promtext.cache_counts(METRICS)
+    assert after[("list", "hit")] == 90
+    before = {("list", "hit"): 40.0, ("list", "miss"): 10.0}
+    change = promtext.delta(after, before)
+    assert ("list", "miss") not in change
+    ratios = promtext.hit_ratios(change)
+    assert ratios["list"] == (50, 0)
+    assert ratios["movie"] == (45, 5)  # stale follows a counted miss: ignored
+    assert ratios["overall"] == (95, 5)
+    assert promtext.ratio(*ratios["overall"]) == pytest.approx(0.95)
+    assert promtext.ratio(0, 0) is None
+    assert promtext.samples(METRICS, "moviegraph_upstream_requests_total") == [
+        ({"endpoint": "movie", "status": "200"}, 5.0)
+    ]
