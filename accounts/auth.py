@@ -6,13 +6,18 @@ Tokens are djangorestframework-simplejwt access tokens, sent as
 
 from __future__ import annotations
 
+import logging
+
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError
 from django.http import HttpRequest
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+
+logger = logging.getLogger(__name__)
 
 PREFIXES = {prefix.lower() for prefix in api_settings.AUTH_HEADER_TYPES}
 
@@ -31,7 +36,13 @@ def _user_for(raw_token: str) -> tuple[User | None, str | None]:
     except TokenError:
         return None, "The access token is invalid or expired."
     user_id = token.get(api_settings.USER_ID_CLAIM)
-    user = User.objects.filter(pk=user_id, is_active=True).first()
+    try:
+        user = User.objects.filter(pk=user_id, is_active=True).first()
+    except DatabaseError:
+        # The request goes on (anonymous reads still work); fields that need the
+        # user say why, instead of the whole request failing with HTTP 500.
+        logger.exception("could not load the token's user")
+        return None, "The access token could not be checked right now; try again."
     if user is None:
         return None, "The access token's account no longer exists."
     return user, None

@@ -20,7 +20,7 @@ import math
 import resource
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 DETAIL_BYTES = 300
@@ -165,12 +165,19 @@ class HttpConnection:
                 await writer.wait_closed()
 
     def build(
-        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
     ) -> bytes:
         """The request's bytes."""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUser-Agent: moviegraph-bench\r\n"
         )
+        for name, value in (headers or {}).items():
+            head += f"{name}: {value}\r\n"
         if body or method in ("POST", "PUT", "PATCH"):
             head += f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
         return head.encode("latin-1") + b"\r\n" + body
@@ -185,9 +192,11 @@ class HttpConnection:
             await self.close()
             raise
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         """Send one request; (status, lower-cased headers, body)."""
-        return await self.send(self.build(method, path, body))
+        return await self.send(self.build(method, path, body, headers=headers))
 
     async def _exchange(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
         reader, writer = self._reader, self._writer
@@ -249,6 +258,7 @@ async def run_load(
     max_requests: int = 5000,
     max_seconds: float = 20.0,
     timeout: float = 30.0,
+    headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """Drive ``factory``'s POST requests over ``concurrency`` keep-alive connections.
 
@@ -272,7 +282,7 @@ async def run_load(
             index = issued
             issued += 1
             path, body = factory(index)
-            raw = connection.build("POST", path, body)
+            raw = connection.build("POST", path, body, headers=headers)
             sent = time.perf_counter()
             detail = ""
             try:
@@ -301,12 +311,18 @@ async def run_load(
 
 
 async def fetch(
-    host: str, port: int, method: str, path: str, body: bytes = b"", timeout: float = 10.0
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    timeout: float = 10.0,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """One request on a fresh connection (health checks, /metrics); (status, body)."""
+    """One request on a fresh connection (health checks, /metrics, set-up); (status, body)."""
     connection = HttpConnection(host, port, timeout)
     try:
-        status, _, payload = await connection.request(method, path, body)
+        status, _, payload = await connection.request(method, path, body, headers)
     finally:
         await connection.close()
     return status, payload

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import sys
@@ -54,6 +55,7 @@ class Measurements:
     mix_distinct: int
     mix_ids: int
     upstream_by_status: dict[str, float] = field(default_factory=dict)
+    extra: list[report.ScenarioResult] = field(default_factory=list)
 
 
 def parse_args(argv: list[str] | None) -> Options:
@@ -126,6 +128,8 @@ async def load_phase(server: GunicornServer, fake: Any, prom_dir: Path, opts: Op
         max_requests: int,
         before: Callable[[], None] | None = None,
         max_seconds: float = opts.max_seconds,
+        concurrency: int = opts.concurrency,
+        headers: dict[str, str] | None = None,
     ) -> report.ScenarioResult:
         if before is not None:
             before()
@@ -135,9 +139,10 @@ async def load_phase(server: GunicornServer, fake: Any, prom_dir: Path, opts: Op
             HOST,
             port,
             factory,
-            concurrency=opts.concurrency,
+            concurrency=concurrency,
             max_requests=max_requests,
             max_seconds=max_seconds,
+            headers=headers,
         )
         cpu_after = server.worker_cpu()
         counts_after, upstream_after = promtext.cache_counts(await metrics_text()), fake.count()
@@ -198,6 +203,22 @@ async def load_phase(server: GunicornServer, fake: Any, prom_dir: Path, opts: Op
         max_seconds=half_seconds,
     )
     mix = combine(f"Zipf mix (s={opts.zipf_s}) from an empty cache: both halves", mix_first, mix_second)
+
+    # A signed-in viewer with three favorites asks for recommendations.
+    auth = {"Authorization": f"JWT {await sign_in(port, movie_ids[:3])}"}
+    recs_request = scenarios.fixed(scenarios.RECOMMENDATIONS_QUERY)
+
+    def recs_factory(_: int) -> tuple[str, bytes]:
+        return recs_request
+
+    await run_load(HOST, port, recs_factory, concurrency=n, max_requests=n, headers=auth)
+    recs = await measure("Recommendations(limit: 20), warm", recs_factory, opts.max_requests, headers=auth)
+    # One connection: the service time of a request, without queueing behind 99 others.
+    single = min(opts.max_requests, 500)
+    home_single = await measure("Home page, warm, 1 connection", home_factory, single, concurrency=1)
+    recs_single = await measure(
+        "Recommendations(limit: 20), warm, 1 connection", recs_factory, single, concurrency=1, headers=auth
+    )
     upstream_by_status: dict[str, float] = {}
     for labels, value in promtext.samples(await metrics_text(), "moviegraph_upstream_requests_total"):
         status = labels.get("status", "?")
@@ -213,7 +234,27 @@ async def load_phase(server: GunicornServer, fake: Any, prom_dir: Path, opts: Op
         len(mix_factory.distinct),
         len(movie_ids),
         upstream_by_status,
+        [recs, home_single, recs_single],
     )
+
+
+async def sign_in(port: int, favorite_ids: list[int]) -> str:
+    """Registers a bench user with a few favorites; returns its access token."""
+    status, payload = await fetch(HOST, port, "POST", "/graphql", scenarios.body(scenarios.REGISTER_MUTATION))
+    data = json.loads(payload)
+    if status != 200 or data.get("errors"):
+        raise SetupError(f"could not register the bench user: {payload[:200]!r}")
+    token = data["data"]["register"]["token"]
+    for movie_id in favorite_ids:
+        await fetch(
+            HOST,
+            port,
+            "POST",
+            "/graphql",
+            scenarios.body(scenarios.ADD_FAVORITE_MUTATION, {"id": movie_id}),
+            headers={"Authorization": f"JWT {token}"},
+        )
+    return token
 
 
 def combine(name: str, first: report.ScenarioResult, second: report.ScenarioResult) -> report.ScenarioResult:
@@ -254,7 +295,7 @@ def render(
     warm_sql = next((c for c in sql if c.label == "warm"), None)
     m.cold_wave.sql_per_request = m.cold_all.sql_per_request = cold_sql.sql_queries if cold_sql else None
     m.warm.sql_per_request = warm_sql.sql_queries if warm_sql else None
-    rows = [m.ceiling, m.cold_wave, m.cold_all, m.warm, m.mix, m.mix_second]
+    rows = [m.ceiling, m.cold_wave, m.cold_all, m.warm, m.mix, m.mix_second, *m.extra]
     ratio = (
         m.warm.result.throughput / m.ceiling.result.throughput
         if m.ceiling.result.throughput

@@ -33,6 +33,13 @@ MOVIE_QUERY = "query Movie($id: Int!) { movie(id: $id) { id title overview runti
 
 MAX_LIST_PAGE = 50
 
+RECOMMENDATIONS_QUERY = "{ recommendations(limit: 20) { score reasons movie { id title posterUrl } } }"
+REGISTER_MUTATION = (
+    'mutation { register(input: {username: "bench", email: "bench@example.com", '
+    'password: "bench-password-long-enough"}) { token } }'
+)
+ADD_FAVORITE_MUTATION = "mutation Add($id: Int!) { addFavorite(movieId: $id) { id } }"
+
 
 def body(query: str, variables: dict[str, object] | None = None) -> bytes:
     """A GraphQL POST body."""

@@ -41,6 +41,10 @@ TTL: dict[CacheKind, int] = {
     "recommendations": 2 * HOUR,
 }
 STALE_TTL = 7 * 24 * HOUR
+# Ids the source does not know are remembered this long, so repeated asks for
+# them (or for random ids) do not each cost an upstream call.
+MISSING_TTL = 10 * MINUTE
+MISSING = {"missing": True}
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9:._-]{0,100}$")
 # Bumped when the shape of a cached value changes.
 SCHEMA_VERSION = 1
@@ -169,8 +173,18 @@ def get_many_or_compute(
         else:
             missing.append(item_id)
     metrics.cache_hit(kind, len(result))
-    if not missing:
-        return result
+    if missing:
+        _fill(kind, keys, missing, compute, result)
+    return {item_id: value for item_id, value in result.items() if value != MISSING}
+
+
+def _fill(
+    kind: CacheKind,
+    keys: Mapping[int, str],
+    missing: list[int],
+    compute: Callable[[list[int]], Mapping[int, Any]],
+    result: dict[int, Any],
+) -> None:
     with in_flight.hold(keys[item_id] for item_id in missing):
         # What other requests stored while we waited needs no second fetch.
         filled = cache.get_many([keys[item_id] for item_id in missing])
@@ -181,7 +195,6 @@ def get_many_or_compute(
         missing = [item_id for item_id in missing if item_id not in result]
         if missing:
             result.update(_compute_many(kind, keys, missing, compute))
-    return result
 
 
 def _compute_many(
@@ -204,6 +217,9 @@ def _compute_many(
         return result
     if computed:
         _store(kind, {keys[item_id]: value for item_id, value in computed.items()})
+    unknown = [item_id for item_id in missing if item_id not in computed]
+    if unknown:
+        cache.set_many({keys[item_id]: MISSING for item_id in unknown}, timeout=MISSING_TTL)
     result.update(computed)
     return result
 

@@ -145,14 +145,8 @@ class CatalogQuery:
     async def recommendations(self, info: Info, limit: int = 20) -> list[Recommendation]:
         if not 1 <= limit <= MAX_RECOMMENDATIONS:
             raise BadUserInput(f"limit must be between 1 and {MAX_RECOMMENDATIONS}.")
-        items = await sync_to_async(recommendations_for)(require_user(info).pk, limit)
-        entries = await movie_loader(info).load_many([item.movie_id for item in items])
+        found = await sync_to_async(recommendations_for)(require_user(info).pk, limit)
         return [
-            Recommendation(
-                movie=Movie.of(*entry),
-                score=item.score,
-                reasons=list(item.reasons),
-            )
-            for item, entry in zip(items, entries, strict=True)
-            if entry is not None
+            Recommendation(movie=Movie.of(record), score=item.score, reasons=list(item.reasons))
+            for item, record in found
         ]

@@ -510,3 +510,18 @@ def test_preferences_validation(gql: GraphQL, token: str, changes: dict[str, Any
     response = gql(PREFS, {"i": changes}, token=token)
     assert response.codes == ["BAD_USER_INPUT"]
     assert message in response.errors[0]["message"]
+
+
+def test_a_database_failure_while_authenticating_is_no_http_500(
+    gql: GraphQL, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("couldn't get a connection after 5.00 sec")
+
+    monkeypatch.setattr("accounts.auth.User.objects.filter", broken)
+    response = gql(ME, token=token)
+    assert response.status == 200
+    assert response.codes == ["UNAUTHENTICATED"]
+    assert "could not be checked" in response.errors[0]["message"]

@@ -440,3 +440,10 @@ def test_concurrent_misses_of_one_key_compute_once() -> None:
     assert calls == [1, 2] or calls == [2, 1]
     assert results.count({"value": 42}) == 6
     assert results.count({1: 2, 2: 4}) == 6
+
+
+def test_unknown_ids_are_remembered_so_tmdb_is_asked_once(gql: GraphQL, tmdb_catalog: Any) -> None:
+    assert gql("{ movie(id: 424242424) { id } }").ok() == {"movie": None}
+    catalog.forget_local()
+    assert gql("{ movie(id: 424242424) { id } }").ok() == {"movie": None}
+    assert tmdb_catalog.count("/movie/424242424") == 1

@@ -38,6 +38,8 @@ from movies import cache_policy, metrics
 from movies.models import Genre, Movie
 from movies.recommender.content import ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
+from movies.records import MovieRecord
+from movies.sources.local import LIST_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -466,23 +468,35 @@ def recent_activity(days: int = TRENDING_DAYS) -> Counter[int]:
     return counts
 
 
-def recommendations_for(user_id: int, limit: int) -> list[Recommended]:
-    """The user's recommendations, cached for 2 hours (dropped when their lists change)."""
+def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, MovieRecord]]:
+    """The user's recommendations with their movies, cached for 2 hours (dropped when their lists change).
+
+    The movies come from the local catalog (the candidate pool) and are cached
+    with the list, so a warm answer costs one cache read and no catalog lookup.
+    """
     recommender = get_recommender()
     recommender.refresh()
     key = cache_policy.recommendations_key(user_id)
     cached = cache.get(key)
     if cached and cached.get("version") == recommender.version:
         metrics.cache_hit("recommendations")
-        return [Recommended(item[0], item[1], tuple(item[2])) for item in cached["items"][:limit]]
+        return [
+            (Recommended(item[0], item[1], tuple(item[2])), MovieRecord.from_dict(item[3]))
+            for item in cached["items"][:limit]
+        ]
     metrics.cache_miss("recommendations")
     interactions, seen = user_interactions(user_id)
     items = recommender.recommend(
         interactions, seen, user_preferences(user_id), recent_activity(), MAX_RECOMMENDATIONS
     )
+    rows = Movie.objects.only(*LIST_COLUMNS).in_bulk([item.movie_id for item in items])
+    found = [(item, rows[item.movie_id].to_record()) for item in items if item.movie_id in rows]
     cache.set(
         key,
-        {"version": recommender.version, "items": [[r.movie_id, r.score, list(r.reasons)] for r in items]},
+        {
+            "version": recommender.version,
+            "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
+        },
         timeout=cache_policy.TTL["recommendations"],
     )
-    return items[:limit]
+    return found[:limit]
