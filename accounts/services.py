@@ -1,7 +1,7 @@
 """Account and user-list operations, synchronous (the GraphQL layer runs them off the event loop).
 
 Every write that changes what a user likes drops that user's cached
-recommendations, so the next request sees the change.
+recommendations (``accounts.signals``, so admin edits count too).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -20,7 +19,7 @@ from django.db import IntegrityError, transaction
 from accounts import tokens
 from accounts.languages import ISO_639_1
 from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
-from movies import cache_policy, catalog
+from movies import catalog
 from movies.models import Genre
 from movies.store import upsert_genres
 from schema.errors import BadUserInput, NotFound, Unauthenticated
@@ -133,12 +132,7 @@ def delete_account(user: User, password: str) -> None:
     if not user.check_password(password):
         raise BadUserInput("The password is wrong.", field="password")
     tokens.revoke_all(user.pk)
-    drop_recommendations(user.pk)
     user.delete()
-
-
-def drop_recommendations(user_id: int) -> None:
-    cache.delete(cache_policy.recommendations_key(user_id))
 
 
 def require_movie(movie_id: int) -> None:
@@ -152,25 +146,19 @@ def add_favorite(user: User, movie_id: int, note: str | None) -> Favorite:
     if note is not None and len(note) > MAX_NOTE:
         raise BadUserInput(f"note must be at most {MAX_NOTE} characters.", field="note")
     require_movie(movie_id)
-    favorite = _get_or_create(Favorite, user, movie_id, {"note": note.strip()} if note is not None else {})
-    drop_recommendations(user.pk)
-    return favorite
+    return _get_or_create(Favorite, user, movie_id, {"note": note.strip()} if note is not None else {})
 
 
 def add_to_watchlist(user: User, movie_id: int) -> WatchlistEntry:
     require_movie(movie_id)
-    entry = _get_or_create(WatchlistEntry, user, movie_id, {})
-    drop_recommendations(user.pk)
-    return entry
+    return _get_or_create(WatchlistEntry, user, movie_id, {})
 
 
 def rate(user: User, movie_id: int, score: float) -> Rating:
     if not 0.5 <= score <= 5 or (score * 2) != int(score * 2):
         raise BadUserInput("score must be 0.5 to 5.0 in steps of 0.5.", field="score")
     require_movie(movie_id)
-    rating = _get_or_create(Rating, user, movie_id, {"score": Decimal(str(score))})
-    drop_recommendations(user.pk)
-    return rating
+    return _get_or_create(Rating, user, movie_id, {"score": Decimal(str(score))})
 
 
 def _get_or_create(model: Any, user: User, movie_id: int, values: dict[str, Any]) -> Any:
@@ -189,8 +177,6 @@ def _get_or_create(model: Any, user: User, movie_id: int, values: dict[str, Any]
 def remove(user: User, model: Any, movie_id: int) -> bool:
     """Removes the user's row for the movie; False if there was none."""
     deleted, _ = model.objects.filter(user=user, movie_id=movie_id).delete()
-    if deleted:
-        drop_recommendations(user.pk)
     return bool(deleted)
 
 
@@ -247,7 +233,6 @@ def update_preferences(user: User, changes: dict[str, Any]) -> Preferences:
         prefs.save()
         prefs.favorite_genres.set(favorite_ids)
         prefs.disliked_genres.set(disliked_ids)
-    drop_recommendations(user.pk)
     return prefs
 
 

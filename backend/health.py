@@ -32,7 +32,7 @@ def check_cache() -> str:
     cache.set("readyz", "ok", timeout=5)
     if cache.get("readyz") != "ok":
         raise RuntimeError("local cache does not keep values")
-    return "locmem"
+    return "file"
 
 
 def check_catalog() -> str:

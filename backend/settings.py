@@ -1,7 +1,7 @@
 """Django settings, all from the environment (a `.env` file is read when present).
 
-With nothing set the app runs on the embedded default: SQLite, a local-memory
-cache and the bundled local catalog. `.env.example` documents every variable.
+With nothing set the app runs on the embedded default: SQLite, a file cache
+and the bundled local catalog. `.env.example` documents every variable.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ INSECURE_DEFAULT_SECRET_KEY = "django-insecure-dev-only-change-me"
 DEBUG = env.bool("DEBUG", default=False)
 # "production" turns on the start-up checks below; anything else is development.
 ENVIRONMENT = env.str("ENVIRONMENT", default="development")
-SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
+SECRET_KEY = env.str("SECRET_KEY", default="") or INSECURE_DEFAULT_SECRET_KEY
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -95,7 +95,12 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# An empty DATABASE_URL means unset, like every other variable here.
+DATABASES = {
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI Django does not reuse persistent connections; psycopg 3's pool
     # doubled throughput on a one-query resolver here (DESIGN.md).
@@ -128,10 +133,12 @@ if REDIS_URL:
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
+    # Files, not process memory: `make run` starts two workers, and rate limits and
+    # recommendation invalidation must hold across them.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "moviegraph",
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env.str("CACHE_DIR", default=str(BASE_DIR / "var" / "cache")),
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"MAX_ENTRIES": 50_000},
         }

@@ -60,9 +60,32 @@ def cache_key(source: str, kind: CacheKind, *parts: object) -> str:
     return f"v{settings.CACHE_VERSION}.{SCHEMA_VERSION}:{source}:{kind}:{raw}"
 
 
-def recommendations_key(user_id: int) -> str:
-    """One user's cached recommendations (dropped when their lists or preferences change)."""
-    return cache_key("user", "recommendations", user_id)
+def recommendations_key(user_id: int, generation: int) -> str:
+    """One user's cached recommendations, for one generation of their lists and preferences."""
+    return cache_key("user", "recommendations", user_id, generation)
+
+
+def recommendations_generation_key(user_id: int) -> str:
+    return cache_key("user", "recommendations-generation", user_id)
+
+
+def recommendations_generation(user_id: int) -> int:
+    """Bumped whenever the user's lists or preferences change (see ``drop_recommendations``)."""
+    return int(cache.get(recommendations_generation_key(user_id)) or 0)
+
+
+def drop_recommendations(user_id: int) -> None:
+    """Makes the user's cached recommendations unreachable.
+
+    A new generation rather than a delete: a computation that started before
+    the change stores its result under the old generation, where nobody looks.
+    """
+    key = recommendations_generation_key(user_id)
+    cache.add(key, 0, timeout=None)
+    try:
+        cache.incr(key)
+    except ValueError:  # the key vanished between add and incr (eviction, flush)
+        cache.set(key, 1, timeout=None)
 
 
 def _stale(key: str) -> str:
@@ -222,8 +245,3 @@ def _compute_many(
         cache.set_many({keys[item_id]: MISSING for item_id in unknown}, timeout=MISSING_TTL)
     result.update(computed)
     return result
-
-
-def delete(keys: Iterable[str]) -> None:
-    """Drops fresh copies (stale ones stay: they only answer when the source fails)."""
-    cache.delete_many(list(keys))

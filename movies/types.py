@@ -198,6 +198,9 @@ class Movie:
     async def similar(self, info: Info, limit: int = 10) -> list[Movie]:
         if not 1 <= limit <= MAX_SIMILAR:
             raise BadUserInput(f"limit must be between 1 and {MAX_SIMILAR}.")
+        info.context.similar_budget -= limit
+        if info.context.similar_budget < 0:
+            raise BadUserInput("Too many similar movies asked for in one request (at most 1000 in all).")
         records = await catalog.read(catalog.similar, self.record.id, limit)
         return [Movie.of(record) for record in records]
 

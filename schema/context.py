@@ -23,6 +23,9 @@ class Context:
     loaders: dict[str, Any] = field(default_factory=dict)
     # Why the token was refused, if one was sent and refused (surfaced as UNAUTHENTICATED).
     auth_error: str | None = None
+    # Movies `Movie.similar` may still return in this request: nesting similar in
+    # similar multiplies work by its limit at each level, which depth limits miss.
+    similar_budget: int = 1000
 
     def loader(self, name: str, factory: Any) -> Any:
         """The request's loader called ``name``, made by ``factory()`` on first use."""

@@ -68,8 +68,9 @@ def coded(error: GraphQLError) -> GraphQLError:
         return _with_code(
             error, "The movie catalog is unavailable right now; try again later.", UpstreamError.code, {}
         )
-    if original is None:
-        # Parse and validation errors (including the query limits): the query itself is wrong.
+    if original is None or (isinstance(original, GraphQLError) and error.path is None):
+        # Parse and validation errors (the query limits too) and variables that do not
+        # fit their types: the request itself is wrong, nothing failed on our side.
         code = (error.extensions or {}).get("code") or BadUserInput.code
         return _with_code(error, error.message, code, {})
     logger.error(

@@ -300,3 +300,20 @@ def test_the_wsgi_entry_point_loads() -> None:
     from backend.wsgi import application
 
     assert callable(application)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query($id: Int!) { movie(id: $id) { id } }", {"id": "abc"}),
+        ("query($id: Int!) { movie(id: $id) { id } }", {"id": 2**40}),
+        ("query($id: Int!) { movie(id: $id) { id } }", {}),
+        ("query($w: TimeWindow!) { trendingMovies(timeWindow: $w) { page } }", {"w": "MONTH"}),
+    ],
+)
+def test_bad_variables_are_bad_user_input_not_internal_errors(
+    gql: GraphQL, query: str, variables: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    response = gql(query, variables)
+    assert response.codes == ["BAD_USER_INPUT"]
+    assert not [record for record in caplog.records if record.name == "schema.errors"]

@@ -447,3 +447,12 @@ def test_unknown_ids_are_remembered_so_tmdb_is_asked_once(gql: GraphQL, tmdb_cat
     catalog.forget_local()
     assert gql("{ movie(id: 424242424) { id } }").ok() == {"movie": None}
     assert tmdb_catalog.count("/movie/424242424") == 1
+
+
+def test_nested_similar_cannot_multiply_work(gql: GraphQL) -> None:
+    query = "{ movie(id: 155) { similar(limit: 50) { similar(limit: 50) { similar(limit: 50) { id } } } } }"
+    response = gql(query)
+    assert "BAD_USER_INPUT" in response.codes
+    assert "at most 1000" in response.errors[0]["message"]
+    page = gql("{ popularMovies { results { similar(limit: 10) { id } } } }").ok()
+    assert all(len(movie["similar"]) == 10 for movie in page["popularMovies"]["results"])

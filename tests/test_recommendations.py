@@ -159,3 +159,25 @@ def test_recommendations_are_cached_until_the_user_changes_something(gql: GraphQ
         recommend(gql, token)
     # Only the authentication lookup and the cached answer's movie lookups remain.
     assert not any("accounts_favorite" in q["sql"] for q in warm.captured_queries)
+
+
+def test_any_write_path_drops_cached_recommendations(gql: GraphQL, token: str) -> None:
+    """An admin edit or shell write counts like a mutation (signals, not calls in the mutations)."""
+    before = [rec["movie"]["id"] for rec in recommend(gql, token)]
+    user = User.objects.get(username="viewer")
+    Favorite.objects.create(user=user, movie_id=before[0])
+    after = [rec["movie"]["id"] for rec in recommend(gql, token)]
+    assert before[0] not in after
+
+
+def test_a_result_computed_before_a_change_is_not_served_after_it(token: str) -> None:
+    from movies import cache_policy
+    from movies.recommender.serving import recommendations_for
+
+    user = User.objects.get(username="viewer")
+    generation = cache_policy.recommendations_generation(user.pk)
+    stale = recommendations_for(user.pk, 5)
+    Favorite.objects.create(user=user, movie_id=stale[0][0].movie_id)
+    assert cache_policy.recommendations_generation(user.pk) == generation + 1
+    fresh = recommendations_for(user.pk, 5)
+    assert stale[0][0].movie_id not in [item.movie_id for item, _ in fresh]

@@ -137,6 +137,30 @@ class CatalogIndex:
         return cls(rows, dict(Genre.objects.values_list("id", "name")))
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one scoring call reads, swapped as a whole so readers never mix generations."""
+
+    index: CatalogIndex
+    model: ItemItemModel | None
+    # For each catalog row, the model column (or -1).
+    columns: np.ndarray
+    catalog_stamp: tuple[object, ...]
+    model_mtime: float | None
+
+    @classmethod
+    def build(
+        cls, index: CatalogIndex, model: ItemItemModel | None, stamp: tuple[object, ...], mtime: float | None
+    ) -> Snapshot:
+        columns = np.full(len(index), -1, dtype=np.int64)
+        if model is not None:
+            for row, movie_id in enumerate(index.ids.tolist()):
+                column = model.index_of(movie_id)
+                if column is not None:
+                    columns[row] = column
+        return cls(index, model, columns, stamp, mtime)
+
+
 class Recommender:
     """Process-wide models; reloads the catalog index and the collaborative model when they change."""
 
@@ -144,54 +168,44 @@ class Recommender:
         self.model_path = model_path
         self._lock = threading.Lock()
         self._checked = 0.0
-        self._catalog_stamp: tuple[object, ...] | None = None
-        self._model_mtime: float | None = None
-        self.index: CatalogIndex | None = None
-        self.model: ItemItemModel | None = None
-        # For each catalog row, the model column (or -1); rebuilt with either side.
-        self._column_of_row = np.empty(0, dtype=np.int64)
+        self._snapshot: Snapshot | None = None
 
     @property
     def version(self) -> str:
-        trained = self.model.meta.get("trained_at", "") if self.model else "none"
-        return f"{trained}|{self._catalog_stamp}"
+        """Changes when a new collaborative model is published (cached recommendations then expire)."""
+        model = self.snapshot().model
+        return model.meta.get("trained_at", "") if model else "none"
+
+    def snapshot(self) -> Snapshot:
+        """The current models, reloaded first if due."""
+        self.refresh()
+        assert self._snapshot is not None
+        return self._snapshot
 
     def refresh(self, force: bool = False) -> None:
-        """Reloads what changed, at most once a minute (or now, with ``force``)."""
+        """Reloads what changed, at most once a minute (or now, with ``force``).
+
+        The catalog counts as changed when films are added or removed, not when
+        a stored film is refreshed from TMDb (that happens all the time).
+        """
         now = time.monotonic()
-        if not force and self.index is not None and now - self._checked < RELOAD_CHECK_SECONDS:
+        if not force and self._snapshot is not None and now - self._checked < RELOAD_CHECK_SECONDS:
             return
         with self._lock:
+            if not force and self._snapshot is not None and now - self._checked < RELOAD_CHECK_SECONDS:
+                return
             self._checked = now
-            stamp = (
-                *tuple(Movie.objects.aggregate(n=Max("id"), t=Max("updated_at")).values()),
-                Movie.objects.count(),
-            )
-            changed = False
-            if stamp != self._catalog_stamp or self.index is None:
-                self.index = CatalogIndex.from_database()
-                self._catalog_stamp = stamp
-                changed = True
+            current = self._snapshot
+            stamp = (Movie.objects.count(), Movie.objects.aggregate(newest=Max("id"))["newest"])
             mtime = self.model_path.stat().st_mtime if self.model_path.exists() else None
-            if mtime != self._model_mtime:
-                self.model = ItemItemModel.load(self.model_path) if mtime is not None else None
-                self._model_mtime = mtime
-                changed = True
-                logger.info(
-                    "recommender model %s", "loaded" if self.model else "absent: content and priors only"
-                )
-            if changed:
-                self._align()
-
-    def _align(self) -> None:
-        assert self.index is not None
-        columns = np.full(len(self.index), -1, dtype=np.int64)
-        if self.model is not None:
-            for row, movie_id in enumerate(self.index.ids.tolist()):
-                column = self.model.index_of(movie_id)
-                if column is not None:
-                    columns[row] = column
-        self._column_of_row = columns
+            if current is not None and stamp == current.catalog_stamp and mtime == current.model_mtime:
+                return
+            index = current.index if current is not None and stamp == current.catalog_stamp else None
+            model = current.model if current is not None and mtime == current.model_mtime else None
+            if model is None and mtime is not None:
+                model = ItemItemModel.load(self.model_path)
+                logger.info("recommender model loaded from %s", self.model_path)
+            self._snapshot = Snapshot.build(index or CatalogIndex.from_database(), model, stamp, mtime)
 
     # --- scoring -----------------------------------------------------------------------------
     def recommend(
@@ -203,9 +217,8 @@ class Recommender:
         limit: int,
     ) -> list[Recommended]:
         """Top ``limit`` movies with reasons for one user's interactions and preferences."""
-        self.refresh()
-        index = self.index
-        assert index is not None
+        snap = self.snapshot()
+        index, model = snap.index, snap.model
         n = len(index)
         positives = [i for i in interactions if i.weight > 0 and i.movie_id in index.row_of]
         weights = WARM_WEIGHTS if positives else COLD_WEIGHTS
@@ -214,15 +227,15 @@ class Recommender:
         collab = np.zeros(n, dtype=np.float32)
         model_items = np.empty(0, dtype=np.int64)
         model_weights = np.empty(0, dtype=np.float32)
-        if self.model is not None and positives:
-            known = [(self.model.index_of(i.movie_id), i.weight) for i in positives]
+        if model is not None and positives:
+            known = [(model.index_of(i.movie_id), i.weight) for i in positives]
             known = [(column, weight) for column, weight in known if column is not None]
             if known:
                 model_items = np.array([c for c, _ in known], dtype=np.int64)
                 model_weights = np.array([w for _, w in known], dtype=np.float32)
-                by_column = self.model.score(model_items, model_weights)
-                has_column = self._column_of_row >= 0
-                collab[has_column] = by_column[self._column_of_row[has_column]]
+                by_column = model.score(model_items, model_weights)
+                has_column = snap.columns >= 0
+                collab[has_column] = by_column[snap.columns[has_column]]
                 collab = np.clip(collab, 0, None) / max(float(collab.max(initial=0.0)), 1e-6)
         components["collab"] = collab
         if positives:
@@ -244,34 +257,35 @@ class Recommender:
         components["trending"] = activity / max(float(activity.max(initial=0.0)), 1e-6)
 
         total = sum(weights[name] * values for name, values in components.items())
-        allowed = self._allowed(prefs, seen)
+        allowed = self._allowed(index, prefs, seen)
         total = np.where(allowed, total, -np.inf)
-        picked = self._diverse_top(total, limit)
+        picked = self._diverse_top(index, total, limit)
         return [
             Recommended(
                 movie_id=int(index.ids[row]),
                 score=round(float(total[row]), 4),
-                reasons=self._reasons(row, weights, components, positives, model_items, model_weights, liked),
+                reasons=self._reasons(
+                    snap, row, weights, components, positives, model_items, model_weights, liked
+                ),
             )
             for row in picked
         ]
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
         """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
-        self.refresh()
-        index = self.index
-        assert index is not None
+        snap = self.snapshot()
+        index, model = snap.index, snap.model
         row = index.row_of.get(movie_id)
         if row is None:
             return []
         matrix = index.content.matrix
         scores = np.asarray((matrix @ matrix[row].T).toarray()).ravel()
-        column = int(self._column_of_row[row])
-        if self.model is not None and column >= 0:
+        column = int(snap.columns[row])
+        if model is not None and column >= 0:
             collab = np.zeros(len(index), dtype=np.float32)
-            by_column = self.model.score(np.array([column]), np.array([1.0], dtype=np.float32))
-            has_column = self._column_of_row >= 0
-            collab[has_column] = np.clip(by_column[self._column_of_row[has_column]], 0, None)
+            by_column = model.score(np.array([column]), np.array([1.0], dtype=np.float32))
+            has_column = snap.columns >= 0
+            collab[has_column] = np.clip(by_column[snap.columns[has_column]], 0, None)
             scores = scores + collab / max(float(collab.max(initial=0.0)), 1e-6)
         # A light popularity prior breaks the many near-ties between same-genre films.
         scores = scores + SIMILAR_POPULARITY_WEIGHT * index.popularity
@@ -280,9 +294,8 @@ class Recommender:
         top = np.argsort(-scores, kind="stable")[:limit]
         return [int(index.ids[i]) for i in top if np.isfinite(scores[i])]
 
-    def _allowed(self, prefs: dict[str, Any], seen: set[int]) -> np.ndarray:
-        index = self.index
-        assert index is not None
+    @staticmethod
+    def _allowed(index: CatalogIndex, prefs: dict[str, Any], seen: set[int]) -> np.ndarray:
         allowed = np.ones(len(index), dtype=bool)
         if not prefs.get("include_adult"):
             allowed &= ~index.adult
@@ -303,10 +316,9 @@ class Recommender:
                 allowed[row] = False
         return allowed
 
-    def _diverse_top(self, total: np.ndarray, limit: int) -> list[int]:
+    @staticmethod
+    def _diverse_top(index: CatalogIndex, total: np.ndarray, limit: int) -> list[int]:
         """Greedy maximal-marginal-relevance: a film too like one already picked waits its turn."""
-        index = self.index
-        assert index is not None
         finite = np.flatnonzero(np.isfinite(total))
         if finite.size == 0:
             return []
@@ -328,6 +340,7 @@ class Recommender:
 
     def _reasons(
         self,
+        snap: Snapshot,
         row: int,
         weights: dict[str, float],
         components: dict[str, np.ndarray],
@@ -336,8 +349,6 @@ class Recommender:
         model_weights: np.ndarray,
         liked: set[int],
     ) -> tuple[str, ...]:
-        index = self.index
-        assert index is not None
         contributions = sorted(
             ((weights[name] * float(values[row]), name) for name, values in components.items()),
             reverse=True,
@@ -346,13 +357,14 @@ class Recommender:
         for amount, name in contributions:
             if amount <= 0.02 or len(reasons) == 3:
                 break
-            text = self._reason_text(name, row, positives, model_items, model_weights, liked)
+            text = self._reason_text(snap, name, row, positives, model_items, model_weights, liked)
             if text and text not in reasons:
                 reasons.append(text)
         return tuple(reasons) or ("Popular right now",)
 
+    @staticmethod
     def _reason_text(
-        self,
+        snap: Snapshot,
         name: str,
         row: int,
         positives: list[Interaction],
@@ -360,13 +372,12 @@ class Recommender:
         model_weights: np.ndarray,
         liked: set[int],
     ) -> str | None:
-        index = self.index
-        assert index is not None
-        if name == "collab" and self.model is not None:
-            column = int(self._column_of_row[row])
-            top = self.model.explain(model_items, model_weights, column, limit=1) if column >= 0 else []
+        index, model = snap.index, snap.model
+        if name == "collab" and model is not None:
+            column = int(snap.columns[row])
+            top = model.explain(model_items, model_weights, column, limit=1) if column >= 0 else []
             if top:
-                source_row = index.row_of.get(int(self.model.item_ids[top[0][0]]))
+                source_row = index.row_of.get(int(model.item_ids[top[0][0]]))
                 if source_row is not None:
                     return f"Because you liked {index.titles[source_row]}"
         if name == "content" and positives:
@@ -475,8 +486,8 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
     with the list, so a warm answer costs one cache read and no catalog lookup.
     """
     recommender = get_recommender()
-    recommender.refresh()
-    key = cache_policy.recommendations_key(user_id)
+    # Read the generation before the user's data: a change after this point bumps it.
+    key = cache_policy.recommendations_key(user_id, cache_policy.recommendations_generation(user_id))
     cached = cache.get(key)
     if cached and cached.get("version") == recommender.version:
         metrics.cache_hit("recommendations")
