@@ -16,6 +16,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from schema.errors import CodedError, Unauthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -30,30 +31,31 @@ def _token_from(request: HttpRequest) -> str | None:
     return None
 
 
-def _user_for(raw_token: str) -> tuple[User | None, str | None]:
+def _user_for(raw_token: str) -> tuple[User | None, CodedError | None]:
     try:
         token = AccessToken(raw_token)  # type: ignore[arg-type]
     except TokenError:
-        return None, "The access token is invalid or expired."
+        return None, Unauthenticated("The access token is invalid or expired.")
     user_id = token.get(api_settings.USER_ID_CLAIM)
     try:
         user = User.objects.filter(pk=user_id, is_active=True).first()
     except DatabaseError:
         # The request goes on (anonymous reads still work); fields that need the
-        # user say why, instead of the whole request failing with HTTP 500.
+        # user fail with a server error, not UNAUTHENTICATED: clients drop their
+        # tokens on that, and the token is fine.
         logger.exception("could not load the token's user")
-        return None, "The access token could not be checked right now; try again."
+        return None, CodedError("The access token could not be checked right now; try again.")
     if user is None:
-        return None, "The access token's account no longer exists."
+        return None, Unauthenticated("The access token's account no longer exists.")
     return user, None
 
 
-async def authenticate_request(request: HttpRequest) -> tuple[User | None, str | None]:
-    """The signed-in user, or None; plus why a sent token was refused (None if none was sent)."""
+async def authenticate_request(request: HttpRequest) -> tuple[User | None, CodedError | None]:
+    """The signed-in user, or None; plus the error for fields that need a user, if a sent token failed."""
     header = request.headers.get("Authorization")
     if not header:
         return None, None
     raw_token = _token_from(request)
     if raw_token is None:
-        return None, "The Authorization header must be 'JWT <token>' or 'Bearer <token>'."
+        return None, Unauthenticated("The Authorization header must be 'JWT <token>' or 'Bearer <token>'.")
     return await sync_to_async(_user_for)(raw_token)

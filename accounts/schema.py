@@ -101,7 +101,11 @@ class AccountMutation:
         )
 
     @strawberry.mutation(
-        description="Needs the current password; signs out every session.", extensions=[IsAuthenticated()]
+        description=(
+            "Needs the current password. Revokes every refresh token; access tokens already issued "
+            "expire within their lifetime (15 minutes by default)."
+        ),
+        extensions=[IsAuthenticated()],
     )
     async def change_password(self, info: Info, old_password: str, new_password: str) -> bool:
         await sync_to_async(services.change_password)(require_user(info), old_password, new_password)

@@ -17,17 +17,17 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts import tokens
-from accounts.languages import ISO_639_1
 from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
 from movies import catalog
+from movies.languages import ISO_639_1
 from movies.models import Genre
+from movies.records import MAX_YEAR, MIN_YEAR
 from movies.store import upsert_genres
 from schema.errors import BadUserInput, NotFound, Unauthenticated
 
 INVALID_CREDENTIALS = "Invalid username/email or password."
 MAX_NOTE = 500
 MAX_NAME = 150
-MIN_YEAR, MAX_YEAR = 1870, 2100
 
 
 def _messages(error: ValidationError) -> str:
@@ -69,6 +69,9 @@ def register(username: str, email: str, password: str, first_name: str | None, l
         UnicodeUsernameValidator()(username)
     except ValidationError as error:
         raise BadUserInput(_messages(error), field="username") from error
+    if "@" in username:
+        # tokenAuth reads a name with "@" as an email address.
+        raise BadUserInput("username must not contain '@'.", field="username")
     if not username or len(username) > MAX_NAME:
         raise BadUserInput(f"username must be 1 to {MAX_NAME} characters.", field="username")
     if User.objects.filter(username__iexact=username).exists():
@@ -194,8 +197,17 @@ def _known_genres(ids: list[int], field: str) -> list[int]:
 
 
 def update_preferences(user: User, changes: dict[str, Any]) -> Preferences:
-    """Applies the given fields only; the rest keep their stored values."""
-    prefs = preferences_of(user)
+    """Applies the given fields only; the rest keep their stored values.
+
+    The row is locked (or created) first, so two concurrent updates apply one after the other.
+    """
+    with transaction.atomic():
+        prefs, _ = Preferences.objects.select_for_update().get_or_create(user=user)
+        _apply_preferences(prefs, changes)
+    return prefs
+
+
+def _apply_preferences(prefs: Preferences, changes: dict[str, Any]) -> None:
     favorite_ids = prefs_ids(prefs, "favorite_genres")
     disliked_ids = prefs_ids(prefs, "disliked_genres")
     if "favorite_genre_ids" in changes:
@@ -225,15 +237,13 @@ def update_preferences(user: User, changes: dict[str, Any]) -> Preferences:
         raise BadUserInput("yearFrom must not be after yearTo.", field="yearFrom")
     if "include_adult" in changes and changes["include_adult"] is not None:
         prefs.include_adult = changes["include_adult"]
-    with transaction.atomic():
-        # TMDb genres may not be in our table yet; the M2M needs the rows.
-        missing = set(favorite_ids + disliked_ids) - set(Genre.objects.values_list("id", flat=True))
-        if missing:
-            upsert_genres(genre for genre in catalog.genres() if genre.id in missing)
-        prefs.save()
-        prefs.favorite_genres.set(favorite_ids)
-        prefs.disliked_genres.set(disliked_ids)
-    return prefs
+    # TMDb genres may not be in our table yet; the M2M needs the rows.
+    missing = set(favorite_ids + disliked_ids) - set(Genre.objects.values_list("id", flat=True))
+    if missing:
+        upsert_genres(genre for genre in catalog.genres() if genre.id in missing)
+    prefs.save()
+    prefs.favorite_genres.set(favorite_ids)
+    prefs.disliked_genres.set(disliked_ids)
 
 
 def prefs_ids(prefs: Preferences, relation: str) -> list[int]:

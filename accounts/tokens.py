@@ -66,9 +66,10 @@ def rotate(raw: str) -> TokenPair:
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=payload["jti"]).first()
         if outstanding is None or outstanding.user_id is None:
             raise Unauthenticated(INVALID_REFRESH)
-        spent = BlacklistedToken.objects.filter(token=outstanding).exists()
-        if not spent:
-            BlacklistedToken.objects.create(token=outstanding)
+        # get_or_create, not exists-then-create: the unique token decides even where
+        # select_for_update locks nothing (SQLite).
+        _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+        spent = not created
     if spent:
         revoke_all(outstanding.user_id)
         logger.warning("refresh token reuse for user %s: all sessions revoked", outstanding.user_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import strawberry
@@ -12,17 +13,26 @@ from django.db.models import Model, QuerySet
 from accounts import models, services
 from movies.loaders import movie_loader
 from movies.models import Genre as GenreModel
+from movies.records import MovieRecord
 from movies.types import Genre, Movie
 from schema.context import Info
-from schema.errors import BadUserInput, NotFound
+from schema.errors import BadUserInput
 
 MAX_LIMIT = 100
+logger = logging.getLogger(__name__)
+
+
+UNAVAILABLE_TITLE = "Unavailable movie"
 
 
 async def _movie(info: Info, movie_id: int) -> Movie:
+    """The row's movie. One the catalog no longer knows keeps its id with a stand-in
+    title: an error here would null the whole page (``movie`` is non-null), hiding
+    every other row of the user's list."""
     entry = await movie_loader(info).load(movie_id)
     if entry is None:
-        raise NotFound(f"Movie {movie_id} is no longer in the catalog.", movieId=movie_id)
+        logger.warning("movie %s of a user's list is not in the catalog", movie_id)
+        return Movie.of(MovieRecord(id=movie_id, title=UNAVAILABLE_TITLE))
     return Movie.of(*entry)
 
 

@@ -103,7 +103,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI Django does not reuse persistent connections; psycopg 3's pool
-    # doubled throughput on a one-query resolver here (DESIGN.md).
+    # doubled throughput on a one-query resolver here (README, Performance).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),

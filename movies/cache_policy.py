@@ -45,6 +45,9 @@ STALE_TTL = 7 * 24 * HOUR
 # them (or for random ids) do not each cost an upstream call.
 MISSING_TTL = 10 * MINUTE
 MISSING = {"missing": True}
+# After the source fails for a key, requests for it go straight to the stale
+# copy (or the error) this long, instead of each waiting out the timeouts again.
+FAILURE_BACKOFF = 30
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9:._-]{0,100}$")
 # Bumped when the shape of a cached value changes.
 SCHEMA_VERSION = 1
@@ -86,6 +89,10 @@ def drop_recommendations(user_id: int) -> None:
         cache.incr(key)
     except ValueError:  # the key vanished between add and incr (eviction, flush)
         cache.set(key, 1, timeout=None)
+
+
+def _failed(key: str) -> str:
+    return f"failed:{key}"
 
 
 def _stale(key: str) -> str:
@@ -151,22 +158,29 @@ def get_or_compute(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any
 
 
 def _compute_one(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
-    value = cache.get(key)  # stored by whoever held the lock before us?
-    if value is not None:
+    found = cache.get_many([key, _failed(key)])  # stored by whoever held the lock before us?
+    if key in found:
         metrics.cache_hit(kind)
-        return value
+        return found[key]
     metrics.cache_miss(kind)
-    try:
-        value = compute()
-    except UpstreamUnavailable:
-        stale = cache.get(_stale(key))
-        if stale is None:
-            raise
-        metrics.stale_served(kind)
-        logger.warning("serving stale %s for %s", kind, key)
-        return stale
-    _store(kind, {key: value})
-    return value
+    failure: UpstreamUnavailable | None = None
+    if _failed(key) in found:
+        failure = UpstreamUnavailable("the source failed moments ago")
+    else:
+        try:
+            value = compute()
+        except UpstreamUnavailable as error:
+            failure = error
+            cache.set(_failed(key), 1, timeout=FAILURE_BACKOFF)
+        else:
+            _store(kind, {key: value})
+            return value
+    stale = cache.get(_stale(key))
+    if stale is None:
+        raise failure
+    metrics.stale_served(kind)
+    logger.warning("serving stale %s for %s", kind, key)
+    return stale
 
 
 def _store(kind: CacheKind, values: Mapping[str, Any]) -> None:
@@ -229,8 +243,11 @@ def _compute_many(
     result: dict[int, Any] = {}
     metrics.cache_miss(kind, len(missing))
     try:
+        if cache.get_many([_failed(keys[item_id]) for item_id in missing]):
+            raise UpstreamUnavailable("the source failed moments ago")
         computed = compute(missing)
     except UpstreamUnavailable:
+        cache.set_many({_failed(keys[item_id]): 1 for item_id in missing}, timeout=FAILURE_BACKOFF)
         stale = cache.get_many([_stale(keys[item_id]) for item_id in missing])
         if len(stale) < len(missing):
             raise

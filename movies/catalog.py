@@ -59,10 +59,15 @@ def _local_set(key: str, value: Any) -> None:
 
 
 def forget_local() -> None:
-    """Empties this process's tier-1 memory (tests; after a catalog import)."""
+    """Empties this process's tier-1 memory (tests)."""
     global _local
     with _local_lock:
         _local = None
+
+
+def locale() -> str:
+    """The language and region answers depend on; part of every catalog key."""
+    return f"{settings.TMDB_LANGUAGE}.{settings.TMDB_REGION or 'any'}"
 
 
 @functools.cache
@@ -108,7 +113,7 @@ def genres(local_only: bool = False) -> list[GenreRecord] | None:
     source = get_source()
     return _read(
         "genres",
-        cache_policy.cache_key(source.name, "genres", "all"),
+        cache_policy.cache_key(source.name, "genres", "all", locale()),
         lambda: [g.to_dict() for g in source.genres()],
         lambda data: [GenreRecord.from_dict(item) for item in data],
         local_only,
@@ -117,7 +122,7 @@ def genres(local_only: bool = False) -> list[GenreRecord] | None:
 
 def genre_map(local_only: bool = False) -> dict[int, GenreRecord] | None:
     """Genres by id (derived from ``genres``, remembered alongside it)."""
-    key = cache_policy.cache_key(get_source().name, "genres", "by-id")
+    key = cache_policy.cache_key(get_source().name, "genres", "by-id", locale())
     by_id = _local_get(key)
     if by_id is None:
         records = genres(local_only=local_only)
@@ -132,7 +137,7 @@ def movie_list(kind: ListKind, page: int, local_only: bool = False) -> PageRecor
     """A page of a curated list; trending is cached for 30 minutes, the others for an hour."""
     source = get_source()
     cache_kind: cache_policy.CacheKind = "trending" if kind.startswith("trending") else "list"
-    key = cache_policy.cache_key(source.name, cache_kind, kind, page, settings.TMDB_LANGUAGE)
+    key = cache_policy.cache_key(source.name, cache_kind, kind, page, locale())
     return _read(
         cache_kind, key, lambda: source.movie_list(kind, page).to_dict(), PageRecord.from_dict, local_only
     )
@@ -140,7 +145,7 @@ def movie_list(kind: ListKind, page: int, local_only: bool = False) -> PageRecor
 
 def search(query: str, year: int | None, page: int, local_only: bool = False) -> PageRecord | None:
     source = get_source()
-    key = cache_policy.cache_key(source.name, "search", query.casefold(), year, page, settings.TMDB_LANGUAGE)
+    key = cache_policy.cache_key(source.name, "search", query.casefold(), year, page, locale())
     return _read(
         "search", key, lambda: source.search(query, year, page).to_dict(), PageRecord.from_dict, local_only
     )
@@ -148,9 +153,7 @@ def search(query: str, year: int | None, page: int, local_only: bool = False) ->
 
 def discover(query: DiscoverQuery, page: int, local_only: bool = False) -> PageRecord | None:
     source = get_source()
-    key = cache_policy.cache_key(
-        source.name, "discover", query.cache_key_part(), page, settings.TMDB_LANGUAGE
-    )
+    key = cache_policy.cache_key(source.name, "discover", query.cache_key_part(), page, locale())
     return _read(
         "discover", key, lambda: source.discover(query, page).to_dict(), PageRecord.from_dict, local_only
     )
@@ -158,7 +161,7 @@ def discover(query: DiscoverQuery, page: int, local_only: bool = False) -> PageR
 
 def similar(movie_id: int, limit: int, local_only: bool = False) -> list[MovieRecord] | None:
     source = get_source()
-    key = cache_policy.cache_key(source.name, "similar", movie_id, limit, settings.TMDB_LANGUAGE)
+    key = cache_policy.cache_key(source.name, "similar", movie_id, limit, locale())
     return _read(
         "similar",
         key,
@@ -186,7 +189,7 @@ def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry
     """
     source = get_source()
     keys = {
-        movie_id: cache_policy.cache_key(source.name, "movie", movie_id, settings.TMDB_LANGUAGE)
+        movie_id: cache_policy.cache_key(source.name, "movie", movie_id, locale())
         for movie_id in dict.fromkeys(ids)
     }
     result: dict[int, MovieEntry] = {}

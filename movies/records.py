@@ -22,6 +22,8 @@ PAGE_SIZE = 20
 MAX_PAGE = 500
 # The most ids one `movies(ids:)` query (and one loader batch) takes.
 MAX_IDS = 100
+# Years a filter may name (the first films are from the 1870s).
+MIN_YEAR, MAX_YEAR = 1870, 2100
 
 
 @dataclass(frozen=True, slots=True)

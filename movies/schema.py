@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import TypeVar
 
 import strawberry
 from asgiref.sync import sync_to_async
 
 from movies import catalog
+from movies.languages import ISO_639_1
 from movies.loaders import movie_loader
 from movies.recommender.serving import MAX_RECOMMENDATIONS, recommendations_for
-from movies.records import MAX_IDS, MAX_PAGE, DiscoverQuery
+from movies.records import MAX_IDS, MAX_PAGE, MAX_YEAR, MIN_YEAR, DiscoverQuery
 from movies.types import DiscoverFilter, DiscoverSort, Genre, Movie, MoviePage, Recommendation, TimeWindow
 from schema.context import Info
 from schema.errors import BadUserInput
 from schema.permissions import IsAuthenticated, require_user
 
 MAX_QUERY_LENGTH = 200
-_LANGUAGE = re.compile(r"^[a-z]{2}$")
 T = TypeVar("T")
 
 
@@ -27,16 +26,20 @@ def check_page(page: int) -> None:
         raise BadUserInput(f"page must be between 1 and {MAX_PAGE}.")
 
 
+def check_year(name: str, year: int | None) -> None:
+    if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+        raise BadUserInput(f"{name} must be a year between {MIN_YEAR} and {MAX_YEAR}.")
+
+
 def check_year_range(year_from: int | None, year_to: int | None) -> None:
-    for name, year in (("yearFrom", year_from), ("yearTo", year_to)):
-        if year is not None and not 1870 <= year <= 2100:
-            raise BadUserInput(f"{name} must be a year between 1870 and 2100.")
+    check_year("yearFrom", year_from)
+    check_year("yearTo", year_to)
     if year_from is not None and year_to is not None and year_from > year_to:
         raise BadUserInput("yearFrom must not be after yearTo.")
 
 
 def check_language(language: str) -> None:
-    if not _LANGUAGE.match(language):
+    if language not in ISO_639_1:
         raise BadUserInput(f"{language!r} is not an ISO 639-1 language code (two lowercase letters).")
 
 
@@ -127,7 +130,7 @@ class CatalogQuery:
             raise BadUserInput("query must not be empty.")
         if len(text) > MAX_QUERY_LENGTH:
             raise BadUserInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
-        check_year_range(year, year)
+        check_year("year", year)
         return MoviePage.from_record(await catalog.read(catalog.search, text, year, page))
 
     @strawberry.field(description="Movies matching filters, sorted as asked.")

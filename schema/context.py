@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpRequest, HttpResponse
 from strawberry.types import Info as StrawberryInfo
 
+from schema.errors import CodedError
+
 if TYPE_CHECKING:
     from accounts.models import User
 
@@ -21,8 +23,8 @@ class Context:
     user: User | None = None
     # Dataloaders keyed by name, created lazily so a query pays only for what it uses.
     loaders: dict[str, Any] = field(default_factory=dict)
-    # Why the token was refused, if one was sent and refused (surfaced as UNAUTHENTICATED).
-    auth_error: str | None = None
+    # Raised by fields that need a user when a sent token could not be accepted.
+    auth_error: CodedError | None = None
     # Movies `Movie.similar` may still return in this request: nesting similar in
     # similar multiplies work by its limit at each level, which depth limits miss.
     similar_budget: int = 1000

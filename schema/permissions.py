@@ -22,8 +22,8 @@ class IsAuthenticated(FieldExtension):
 
 
 def require_user(info: Info) -> Any:
-    """The signed-in user; UNAUTHENTICATED (saying why a sent token was refused) otherwise."""
+    """The signed-in user; else the error of a refused token, or UNAUTHENTICATED."""
     user = info.context.user
     if user is None:
-        raise Unauthenticated(info.context.auth_error or "You must be signed in.")
+        raise info.context.auth_error or Unauthenticated("You must be signed in.")
     return user

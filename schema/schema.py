@@ -31,7 +31,7 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     extensions=[
-        # Validation costs ~20x parse + execute on a small query (DESIGN.md): cache both.
+        # Validation costs ~20x parse + execute on a small query (README, Performance): cache both.
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),

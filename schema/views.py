@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.http import GraphQLHTTPResponse, process_result
@@ -18,9 +19,8 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
         from accounts.auth import authenticate_request
 
         user, error = await authenticate_request(request)
-        if user is not None:
-            # strawberry-django's permission extensions read request.user.
-            request.user = user
+        # The JWT decides who is asking, never a session cookie (this view is CSRF-exempt).
+        request.user = user if user is not None else AnonymousUser()
         return Context(request=request, response=response, user=user, auth_error=error)
 
     async def process_result(self, request: HttpRequest, result: ExecutionResult) -> GraphQLHTTPResponse:

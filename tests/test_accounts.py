@@ -523,5 +523,15 @@ def test_a_database_failure_while_authenticating_is_no_http_500(
     monkeypatch.setattr("accounts.auth.User.objects.filter", broken)
     response = gql(ME, token=token)
     assert response.status == 200
-    assert response.codes == ["UNAUTHENTICATED"]
+    assert response.codes == ["INTERNAL_SERVER_ERROR"]  # not UNAUTHENTICATED: the token is fine
     assert "could not be checked" in response.errors[0]["message"]
+
+
+def test_a_movie_gone_from_the_catalog_does_not_hide_the_list(gql: GraphQL, token: str) -> None:
+    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()
+    Favorite.objects.create(user=User.objects.get(username="alice"), movie_id=999999999)
+    me = gql("{ me { favorites { totalCount results { movieId movie { id title } } } } }", token=token).ok()[
+        "me"
+    ]
+    titles = {row["movieId"]: row["movie"]["title"] for row in me["favorites"]["results"]}
+    assert titles == {155: "The Dark Knight", 999999999: "Unavailable movie"}

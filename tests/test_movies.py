@@ -343,7 +343,7 @@ def test_tmdb_search_and_discover(gql: GraphQL, tmdb_catalog: Any) -> None:
 def test_tmdb_failure_serves_the_stale_copy(gql: GraphQL, tmdb_catalog: Any) -> None:
     fresh = gql(TRENDING).ok()
     # The fresh copy expires; TMDb is down when it is needed again.
-    fresh_key = cache_policy.cache_key("tmdb", "trending", "trending_week", 1, "en-US")
+    fresh_key = cache_policy.cache_key("tmdb", "trending", "trending_week", 1, catalog.locale())
     assert cache.get(fresh_key) is not None
     cache.delete(fresh_key)
     catalog.forget_local()
@@ -456,3 +456,12 @@ def test_nested_similar_cannot_multiply_work(gql: GraphQL) -> None:
     assert "at most 1000" in response.errors[0]["message"]
     page = gql("{ popularMovies { results { similar(limit: 10) { id } } } }").ok()
     assert all(len(movie["similar"]) == 10 for movie in page["popularMovies"]["results"])
+
+
+def test_after_a_failure_the_source_is_left_alone_for_a_while(gql: GraphQL, tmdb_catalog: Any) -> None:
+    tmdb_catalog.down = True
+    assert gql(TRENDING).codes == ["UPSTREAM_UNAVAILABLE"]
+    calls = tmdb_catalog.count("/trending/movie/week")
+    catalog.forget_local()
+    assert gql(TRENDING).codes == ["UPSTREAM_UNAVAILABLE"]
+    assert tmdb_catalog.count("/trending/movie/week") == calls
