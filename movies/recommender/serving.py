@@ -23,7 +23,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,10 @@ import numpy as np
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
-from django.utils import timezone
+from django.db.models import Max
 
 from movies import cache_policy, metrics
+from movies.activity import recent_interactions
 from movies.models import Genre, Movie
 from movies.recommender.content import ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
@@ -462,22 +461,6 @@ def user_preferences(user_id: int) -> dict[str, Any]:
     }
 
 
-def recent_activity(days: int = TRENDING_DAYS) -> Counter[int]:
-    """Our users' favorites and ratings per movie in the last ``days`` days (counted in SQL)."""
-    since = timezone.now() - timedelta(days=days)
-    counts: Counter[int] = Counter()
-    for model_name, time_field in (("Favorite", "created_at"), ("Rating", "updated_at")):
-        rows = (
-            apps.get_model("accounts", model_name)
-            .objects.filter(**{f"{time_field}__gte": since})
-            .values("movie_id")
-            .annotate(n=Count("id"))
-            .values_list("movie_id", "n")
-        )
-        counts.update(dict(rows))
-    return counts
-
-
 def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, MovieRecord]]:
     """The user's recommendations with their movies, cached for 2 hours (dropped when their lists change).
 
@@ -497,7 +480,7 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
     metrics.cache_miss("recommendations")
     interactions, seen = user_interactions(user_id)
     items = recommender.recommend(
-        interactions, seen, user_preferences(user_id), recent_activity(), MAX_RECOMMENDATIONS
+        interactions, seen, user_preferences(user_id), recent_interactions(TRENDING_DAYS), MAX_RECOMMENDATIONS
     )
     rows = Movie.objects.only(*LIST_COLUMNS).in_bulk([item.movie_id for item in items])
     found = [(item, rows[item.movie_id].to_record()) for item in items if item.movie_id in rows]

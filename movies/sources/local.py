@@ -7,16 +7,15 @@ pool. Its lists mirror TMDb's with local meanings (README, "Local catalog").
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
+from movies.activity import recent_interactions
 from movies.models import Genre, Movie
 from movies.records import MAX_PAGE, PAGE_SIZE, DiscoverQuery, GenreRecord, ListKind, MovieRecord, PageRecord
 from movies.sources.base import MovieEntry
@@ -125,17 +124,7 @@ class LocalCatalogSource:
     @staticmethod
     def _trending_order(days: int) -> list[int]:
         """Ids by TMDb popularity blended with our users' interactions in the window."""
-        since = timezone.now() - timedelta(days=days)
-        recent: Counter[int] = Counter()
-        for model_name, time_field in (
-            ("Favorite", "created_at"),
-            ("Rating", "updated_at"),
-            ("WatchlistEntry", "created_at"),
-        ):
-            model = apps.get_model("accounts", model_name)
-            recent.update(
-                model.objects.filter(**{f"{time_field}__gte": since}).values_list("movie_id", flat=True)
-            )
+        recent = recent_interactions(days)
         candidates = dict(
             Movie.objects.filter(adult=False)
             .order_by(*SORTS["popularity_desc"])
