@@ -26,7 +26,15 @@ from cachetools import TTLCache
 from django.conf import settings
 
 from movies import cache_policy, metrics
-from movies.records import DiscoverQuery, GenreRecord, ListKind, MovieDetails, MovieRecord, PageRecord
+from movies.records import (
+    DiscoverQuery,
+    GenreRecord,
+    ListKind,
+    MovieDetails,
+    MovieRecord,
+    PageRecord,
+    UpstreamUnavailable,
+)
 from movies.sources.base import CatalogSource, MovieEntry
 from movies.sources.local import LocalCatalogSource
 
@@ -205,7 +213,17 @@ def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry
     def fetch(ids_to_fetch: list[int]) -> dict[int, dict[str, Any]]:
         return {movie_id: _entry_to_dict(entry) for movie_id, entry in source.lookup(ids_to_fetch).items()}
 
-    for movie_id, data in cache_policy.get_many_or_compute("movie", missing, fetch).items():
+    try:
+        fetched = cache_policy.get_many_or_compute("movie", missing, fetch)
+    except UpstreamUnavailable:
+        # TMDb is down and some movies have no stale copy: our stored copies answer,
+        # uncached, so the real answer replaces them once TMDb is back.
+        fallback = getattr(source, "fallback_lookup", None)
+        stored = fallback(list(missing)) if fallback else {}
+        if not stored:
+            raise
+        return {**result, **stored}
+    for movie_id, data in fetched.items():
         entry = _entry_from_dict(data)
         _local_set(missing[movie_id], entry)
         result[movie_id] = entry

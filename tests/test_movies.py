@@ -465,3 +465,11 @@ def test_after_a_failure_the_source_is_left_alone_for_a_while(gql: GraphQL, tmdb
     catalog.forget_local()
     assert gql(TRENDING).codes == ["UPSTREAM_UNAVAILABLE"]
     assert tmdb_catalog.count("/trending/movie/week") == calls
+
+
+def test_tmdb_similar_pages_past_twenty(gql: GraphQL, tmdb_catalog: Any) -> None:
+    # The fake's similar list for Fight Club is 36 films on 2 pages.
+    similar = gql("{ movie(id: 550) { similar(limit: 30) { id } } }").ok()["movie"]["similar"]
+    pages = sorted(r.query.get("page") for r in tmdb_catalog.requests if r.path.endswith("/similar"))
+    assert len(similar) == 30
+    assert pages == ["1", "2"]

@@ -63,15 +63,16 @@ class TmdbSource:
         try:
             found: dict[int, MovieEntry] = dict(self.client.movies_many(ids))
         except TmdbPartialFailure as failure:
-            # What TMDb could not send now comes from our copy; only if we have
-            # none does the error reach the cache layer (which tries stale copies).
-            local = self.local.lookup(failure.failed_ids)
-            if len(local) < len(failure.failed_ids):
-                raise
+            # Keep what did arrive; the cache layer then tries stale copies, and
+            # ``fallback_lookup`` after that.
             _keep(list(failure.results.values()))
-            return {**failure.results, **local}
+            raise
         _keep(list(found.values()))
         return found
+
+    def fallback_lookup(self, ids: Sequence[int]) -> dict[int, MovieEntry]:
+        """Our stored copies, for when TMDb cannot answer (never cached as fresh)."""
+        return self.local.lookup(ids)
 
     def search(self, query: str, year: int | None, page: int) -> PageRecord:
         return _keep_page(self.client.search(query, year, page))
@@ -80,7 +81,15 @@ class TmdbSource:
         return _keep_page(self.client.discover(query, page))
 
     def similar(self, movie_id: int, limit: int) -> list[MovieRecord]:
-        return list(_keep_page(self.client.similar(movie_id)).results[:limit])
+        movies: list[MovieRecord] = []
+        page = 1
+        while len(movies) < limit:
+            found = _keep_page(self.client.similar(movie_id, page))
+            movies.extend(found.results)
+            if page >= found.total_pages or not found.results:
+                break
+            page += 1
+        return movies[:limit]
 
     def check(self) -> str:
         # Readiness must not spend upstream quota on every probe: TMDb health
