@@ -174,6 +174,8 @@ GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
 GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=2000)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
 GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=True)
+# Seconds a process keeps the whole answer to an anonymous read-only query (0: off).
+GRAPHQL_RESPONSE_CACHE_SECONDS = env.float("GRAPHQL_RESPONSE_CACHE_SECONDS", default=2.0)
 
 # --- Security headers in production ---------------------------------------
 if ENVIRONMENT == "production":

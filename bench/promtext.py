@@ -26,11 +26,19 @@ def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
 
 
 def cache_counts(text: str) -> CacheCounts:
-    """``moviegraph_cache_requests_total`` by (kind, result)."""
+    """``moviegraph_cache_requests_total`` by (kind, result), plus replayed answers as ("response", "hit").
+
+    A replayed anonymous answer skipped every lookup of its request, so it counts
+    as one hit; an executed request is no miss of its own: its catalog lookups are
+    counted in the other kinds.
+    """
     counts: CacheCounts = {}
     for labels, value in samples(text, "moviegraph_cache_requests_total"):
         key = (labels.get("kind", ""), labels.get("result", ""))
         counts[key] = counts.get(key, 0.0) + value
+    for labels, value in samples(text, "moviegraph_response_cache_total"):
+        if labels.get("result") == "hit":
+            counts[("response", "hit")] = counts.get(("response", "hit"), 0.0) + value
     return counts
 
 

@@ -319,7 +319,9 @@ def render(
         "",
         report.targets_table(m.ceiling, m.cold_wave, m.warm, m.mix),
         "",
-        "Cache hit ratio of the Zipf mix, from `moviegraph_cache_requests_total` (delta over the scenario):",
+        "Cache hit ratio of the Zipf mix, from `moviegraph_cache_requests_total` (delta over the scenario); "
+        "`response` = anonymous answers replayed whole from process memory (`moviegraph_response_cache_total`), "
+        "one hit each; a request that executed counts through its catalog lookups in the other rows:",
         "",
         report.hit_ratio_table(m.mix.cache),
         "",

@@ -11,6 +11,11 @@ from prometheus_client import Counter, Histogram
 CACHE_REQUESTS = Counter(
     "moviegraph_cache_requests_total", "Catalog cache lookups by kind and result", ["kind", "result"]
 )
+RESPONSE_CACHE = Counter(
+    "moviegraph_response_cache_total",
+    "Anonymous query answers replayed from process memory (hit) or executed and kept (miss)",
+    ["result"],
+)
 UPSTREAM_REQUESTS = Counter(
     "moviegraph_upstream_requests_total",
     "Requests sent to TMDb by endpoint and status",

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from strawberry.django.views import AsyncGraphQLView
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
+from schema import response_cache
 from schema.context import Context
 from schema.errors import coded
 
 
 class GraphQLView(AsyncGraphQLView[Context, None]):
     """Builds the typed context, authenticating the request once (JWT in the Authorization header)."""
+
+    async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Anonymous read-only queries may be answered from a few seconds' memory (schema.response_cache)."""
+        key = response_cache.key_for(request)
+        if key is not None and (content := response_cache.get(key)) is not None:
+            return HttpResponse(content, content_type="application/json")
+        response = await super().dispatch(request, *args, **kwargs)
+        if key is not None and response.status_code == 200 and isinstance(response, HttpResponse):
+            response_cache.put(key, response.content)
+        return response
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
         from accounts.auth import authenticate_request

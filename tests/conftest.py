@@ -42,11 +42,13 @@ def redis_cache() -> None:
 
 
 def clear_caches() -> None:
-    """Empties both catalog cache tiers: the shared cache and this process's memory."""
+    """Empties every cache tier: the shared cache and this process's memories."""
     from movies import catalog
+    from schema import response_cache
 
     cache.clear()
     catalog.forget_local()
+    response_cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -205,7 +205,7 @@ def test_served_schema_keeps_the_public_contract() -> None:
 
 def test_metrics_expose_cache_counters(gql: GraphQL, client: Client, db: None) -> None:
     gql("{ genres { id } }").ok()
-    gql("{ genres { id } }").ok()
+    gql("{ genres { name } }").ok()  # another query text: executed, not replayed
     response = client.get("/metrics")
     assert response.status_code == 200
     text = response.content.decode()
@@ -317,3 +317,38 @@ def test_bad_variables_are_bad_user_input_not_internal_errors(
     response = gql(query, variables)
     assert response.codes == ["BAD_USER_INPUT"]
     assert not [record for record in caplog.records if record.name == "schema.errors"]
+
+
+@pytest.mark.django_db
+def test_anonymous_queries_are_answered_from_memory_for_a_moment(gql: GraphQL) -> None:
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from movies import catalog
+
+    query = "{ popularMovies { results { id title } } }"
+    first = gql(query).ok()
+    cache.clear()
+    catalog.forget_local()
+    with CaptureQueriesContext(connection) as queries:
+        assert gql(query).ok() == first
+    assert len(queries) == 0
+
+
+@pytest.mark.django_db
+def test_mutations_errors_and_signed_in_requests_are_never_kept(gql: GraphQL) -> None:
+    register = (
+        'mutation { register(input: {username: "kept", email: "kept@example.com", '
+        'password: "a-long-enough-password"}) { token } }'
+    )
+    token = gql(register).ok()["register"]["token"]
+    assert gql(register).codes == ["BAD_USER_INPUT"]  # executed again, not replayed
+    me = "{ me { username } }"
+    assert gql(me, token=token).ok() == {"me": {"username": "kept"}}
+    assert gql(me).ok() == {"me": None}
+    assert gql("{ movie(id: 155) { similar(limit: 0) { id } } }").codes == ["BAD_USER_INPUT"]
+    from schema import response_cache
+
+    assert response_cache._cache() is not None
+    assert all(b'"errors"' not in content for content in response_cache._cache().values())
