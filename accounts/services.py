@@ -92,11 +92,21 @@ def register(username: str, email: str, password: str, first_name: str | None, l
     return user
 
 
-def authenticate(username_or_email: str, password: str) -> User:
-    """The active account with these credentials; the same error whether the name or password is wrong."""
+def find_account(username_or_email: str) -> User | None:
+    """The account a login names, by username or (with an '@') by email, whatever the case."""
     name = username_or_email.strip()
     field = "email__iexact" if "@" in name else "username__iexact"
-    user = User.objects.filter(**{field: name}).first()
+    return User.objects.filter(**{field: name}).first()
+
+
+def login_key(user: User | None, username_or_email: str) -> str:
+    """What login attempts are counted against: the account when it exists, so its
+    username and email share one budget; else the name as typed."""
+    return f"user:{user.pk}" if user is not None else f"name:{username_or_email.strip().casefold()}"
+
+
+def authenticate(user: User | None, password: str) -> User:
+    """The account if it is active and the password is right; the same error otherwise."""
     if user is None or not user.is_active:
         # Hash anyway so response time does not tell which accounts exist.
         make_password(password)

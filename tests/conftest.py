@@ -92,6 +92,7 @@ def gql(client: Client) -> GraphQL:
         variables: dict[str, Any] | None = None,
         token: str | None = None,
         headers: dict[str, str] | None = None,
+        remote_addr: str = "127.0.0.1",
     ) -> GraphQLResponse:
         extra = dict(headers or {})
         if token:
@@ -101,6 +102,7 @@ def gql(client: Client) -> GraphQL:
             data=json.dumps({"query": query, "variables": variables or {}}),
             content_type="application/json",
             headers=extra,
+            REMOTE_ADDR=remote_addr,
         )
         return GraphQLResponse(response.status_code, json.loads(response.content), dict(response.headers))
 

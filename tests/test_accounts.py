@@ -535,3 +535,22 @@ def test_a_movie_gone_from_the_catalog_does_not_hide_the_list(gql: GraphQL, toke
     ]
     titles = {row["movieId"]: row["movie"]["title"] for row in me["favorites"]["results"]}
     assert titles == {155: "The Dark Knight", 999999999: "Unavailable movie"}
+
+
+def test_username_and_email_share_one_login_budget(
+    gql: GraphQL, alice: dict[str, Any], settings: Any, frozen_clock: None
+) -> None:
+    settings.LOGIN_RATE_LIMIT = "4/m"
+    names = ["alice", "alice@example.com", "ALICE", "Alice@Example.com"]
+    assert [gql(LOGIN, {"u": name, "p": "wrong-password-x"}).codes for name in names] == [
+        ["UNAUTHENTICATED"]
+    ] * 4
+    # A fifth try, from another address so only the account's budget can stop it.
+    response = gql(LOGIN, {"u": "alice", "p": PASSWORD}, headers={"X-Forwarded-For": "10.9.9.9"})
+    assert response.codes == ["RATE_LIMITED"]
+
+
+def test_usernames_cannot_look_like_emails(gql: GraphQL) -> None:
+    response = gql(REGISTER, {"input": {"username": "bob@x.io", "email": "bob@x.io", "password": PASSWORD}})
+    assert response.codes == ["BAD_USER_INPUT"]
+    assert response.errors[0]["extensions"]["field"] == "username"
