@@ -16,6 +16,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from accounts.tokens import VERSION_CLAIM
 from schema.errors import CodedError, Unauthenticated
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ def _user_for(raw_token: str) -> tuple[User | None, CodedError | None]:
         return None, CodedError("The access token could not be checked right now; try again.")
     if user is None:
         return None, Unauthenticated("The access token's account no longer exists.")
+    if token.get(VERSION_CLAIM, 0) != user.token_version:
+        return None, Unauthenticated("The access token was revoked; sign in again.")
     return user, None
 
 

@@ -23,6 +23,9 @@ class User(AbstractUser):
     """The account; email is required and unique regardless of case, like the username."""
 
     email = models.EmailField("email address")
+    # Carried in every token; bumped to revoke them all at once (password change,
+    # refresh-token theft), access tokens included, not just refresh tokens.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = CaseInsensitiveUserManager()
 

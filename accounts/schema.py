@@ -104,8 +104,8 @@ class AccountMutation:
 
     @strawberry.mutation(
         description=(
-            "Needs the current password. Revokes every refresh token; access tokens already issued "
-            "expire within their lifetime (15 minutes by default)."
+            "Needs the current password. Signs out every session: all the account's tokens, "
+            "access tokens included, stop working."
         ),
         extensions=[IsAuthenticated()],
     )

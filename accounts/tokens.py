@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
@@ -24,6 +25,7 @@ from schema.errors import Unauthenticated
 logger = logging.getLogger(__name__)
 
 INVALID_REFRESH = "The refresh token is invalid, expired or revoked."
+VERSION_CLAIM = "ver"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class TokenPair:
 def issue(user: User) -> TokenPair:
     """A new access/refresh pair for ``user`` (the refresh token is recorded as outstanding)."""
     refresh = RefreshToken.for_user(user)
+    # Copied into the access token too; ``revoke_all`` bumps the user's version.
+    refresh[VERSION_CLAIM] = user.token_version
     return TokenPair(
         token=str(refresh.access_token),
         refresh_token=str(refresh),
@@ -75,7 +79,7 @@ def rotate(raw: str) -> TokenPair:
         logger.warning("refresh token reuse for user %s: all sessions revoked", outstanding.user_id)
         raise Unauthenticated(INVALID_REFRESH)
     user = User.objects.filter(pk=outstanding.user_id, is_active=True).first()
-    if user is None:
+    if user is None or payload.get(VERSION_CLAIM, 0) != user.token_version:
         raise Unauthenticated(INVALID_REFRESH)
     return issue(user)
 
@@ -90,7 +94,8 @@ def revoke(raw: str) -> None:
 
 
 def revoke_all(user_id: int) -> int:
-    """Revokes every outstanding refresh token of a user; returns how many were still live."""
+    """Revokes every token of a user, access tokens included; returns how many refresh tokens were live."""
+    User.objects.filter(pk=user_id).update(token_version=F("token_version") + 1)
     live = OutstandingToken.objects.filter(user_id=user_id, blacklistedtoken__isnull=True)
     rows = [BlacklistedToken(token=token) for token in live]
     BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)

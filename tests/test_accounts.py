@@ -165,6 +165,8 @@ def test_refresh_rotates_and_spends_the_old_token(gql: GraphQL, alice: dict[str,
     reused = gql(REFRESH, {"t": alice["refreshToken"]})
     assert reused.codes == ["UNAUTHENTICATED"]
     assert gql(REFRESH, {"t": new["refreshToken"]}).codes == ["UNAUTHENTICATED"]
+    assert gql(ME, token=new["token"]).codes == ["UNAUTHENTICATED"]
+    assert gql(LOGIN, {"u": "alice", "p": PASSWORD}).ok()  # signing in again works
 
 
 def test_revoke_logs_out_one_session(gql: GraphQL, alice: dict[str, Any]) -> None:
