@@ -35,6 +35,12 @@ class User(AbstractUser):
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
         ]
 
+    def set_password(self, raw_password: str | None) -> None:
+        """Also retires every token issued before, whichever path changes it (API, admin, manage.py)."""
+        super().set_password(raw_password)
+        if self.pk is not None:
+            self.token_version += 1
+
 
 class UserMovie(models.Model):
     """One row per (user, movie) in one of the user's lists."""

@@ -79,10 +79,10 @@ class AccountMutation:
     @strawberry.mutation(description="username may also be the account's email")
     async def token_auth(self, info: Info, username: str, password: str) -> AuthPayload:
         def run() -> tokens.TokenPair:
-            account = services.find_account(username)
-            key = services.login_key(account, username)
-            ratelimit.check(info.context.request, "login", ratelimit.login_rate(), key)
-            return tokens.issue(services.authenticate(account, password))
+            # Counted per name as typed: a budget shared by an account's username and
+            # email would tell an attacker which email belongs to which username.
+            ratelimit.check(info.context.request, "login", ratelimit.login_rate(), username)
+            return tokens.issue(services.authenticate(services.find_account(username), password))
 
         return _payload(await sync_to_async(run)())
 

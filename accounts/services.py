@@ -21,7 +21,7 @@ from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
 from movies import catalog
 from movies.languages import ISO_639_1
 from movies.models import Genre
-from movies.records import MAX_YEAR, MIN_YEAR
+from movies.records import MAX_YEAR, MIN_YEAR, GenreRecord
 from movies.store import upsert_genres
 from schema.errors import BadUserInput, NotFound, Unauthenticated
 
@@ -97,12 +97,6 @@ def find_account(username_or_email: str) -> User | None:
     name = username_or_email.strip()
     field = "email__iexact" if "@" in name else "username__iexact"
     return User.objects.filter(**{field: name}).first()
-
-
-def login_key(user: User | None, username_or_email: str) -> str:
-    """What login attempts are counted against: the account when it exists, so its
-    username and email share one budget; else the name as typed."""
-    return f"user:{user.pk}" if user is not None else f"name:{username_or_email.strip().casefold()}"
 
 
 def authenticate(user: User | None, password: str) -> User:
@@ -198,9 +192,8 @@ def preferences_of(user: User) -> Preferences:
     return Preferences.objects.filter(user=user).first() or Preferences(user=user)
 
 
-def _known_genres(ids: list[int], field: str) -> list[int]:
-    known = {genre.id for genre in catalog.genres()}
-    unknown = sorted(set(ids) - known)
+def _known_genres(ids: list[int], field: str, genres: list[GenreRecord]) -> list[int]:
+    unknown = sorted(set(ids) - {genre.id for genre in genres})
     if unknown:
         raise BadUserInput(f"Unknown genre ids in {field}: {unknown}.", field=field)
     return sorted(set(ids))
@@ -209,21 +202,24 @@ def _known_genres(ids: list[int], field: str) -> list[int]:
 def update_preferences(user: User, changes: dict[str, Any]) -> Preferences:
     """Applies the given fields only; the rest keep their stored values.
 
-    The row is locked (or created) first, so two concurrent updates apply one after the other.
+    The row is locked (or created) first, so two concurrent updates apply one after the other;
+    the genre list is read before, so no lock is held across a TMDb call.
     """
+    touches_genres = "favorite_genre_ids" in changes or "disliked_genre_ids" in changes
+    genres = (catalog.genres() or []) if touches_genres else []
     with transaction.atomic():
         prefs, _ = Preferences.objects.select_for_update().get_or_create(user=user)
-        _apply_preferences(prefs, changes)
+        _apply_preferences(prefs, changes, genres)
     return prefs
 
 
-def _apply_preferences(prefs: Preferences, changes: dict[str, Any]) -> None:
+def _apply_preferences(prefs: Preferences, changes: dict[str, Any], genres: list[GenreRecord]) -> None:
     favorite_ids = prefs_ids(prefs, "favorite_genres")
     disliked_ids = prefs_ids(prefs, "disliked_genres")
     if "favorite_genre_ids" in changes:
-        favorite_ids = _known_genres(changes["favorite_genre_ids"] or [], "favoriteGenreIds")
+        favorite_ids = _known_genres(changes["favorite_genre_ids"] or [], "favoriteGenreIds", genres)
     if "disliked_genre_ids" in changes:
-        disliked_ids = _known_genres(changes["disliked_genre_ids"] or [], "dislikedGenreIds")
+        disliked_ids = _known_genres(changes["disliked_genre_ids"] or [], "dislikedGenreIds", genres)
     if set(favorite_ids) & set(disliked_ids):
         raise BadUserInput("A genre cannot be both a favorite and disliked.", field="dislikedGenreIds")
     if "languages" in changes:
@@ -250,7 +246,7 @@ def _apply_preferences(prefs: Preferences, changes: dict[str, Any]) -> None:
     # TMDb genres may not be in our table yet; the M2M needs the rows.
     missing = set(favorite_ids + disliked_ids) - set(Genre.objects.values_list("id", flat=True))
     if missing:
-        upsert_genres(genre for genre in catalog.genres() if genre.id in missing)
+        upsert_genres(genre for genre in genres if genre.id in missing)
     prefs.save()
     prefs.favorite_genres.set(favorite_ids)
     prefs.disliked_genres.set(disliked_ids)

@@ -74,11 +74,15 @@ def rotate(raw: str) -> TokenPair:
         # select_for_update locks nothing (SQLite).
         _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
         spent = not created
+    user = User.objects.filter(pk=outstanding.user_id, is_active=True).first()
+    if spent and user is not None and payload.get(VERSION_CLAIM, 0) != user.token_version:
+        # Revoked wholesale already (password change, earlier theft): a device that
+        # missed that is not a thief, and must not sign out the sessions made since.
+        raise Unauthenticated(INVALID_REFRESH)
     if spent:
         revoke_all(outstanding.user_id)
         logger.warning("refresh token reuse for user %s: all sessions revoked", outstanding.user_id)
         raise Unauthenticated(INVALID_REFRESH)
-    user = User.objects.filter(pk=outstanding.user_id, is_active=True).first()
     if user is None or payload.get(VERSION_CLAIM, 0) != user.token_version:
         raise Unauthenticated(INVALID_REFRESH)
     return issue(user)

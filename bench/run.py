@@ -338,7 +338,8 @@ def render(
         f"- Zipf mix: half `movie(id)` over the {m.mix_ids} ids the fake TMDb knows, half list "
         f"pages 1..{scenarios.MAX_LIST_PAGE} (kind uniform over the 5 lists), ranks Zipf(s={opts.zipf_s}), "
         f"seeded. It sent {m.mix_distinct} distinct keys: a cache that only missed each once would score "
-        f"{'—' if best is None else f'{best * 100:.1f}%'} on these lookups.",
+        f"{'—' if best is None else f'{best * 100:.1f}%'} on these lookups (replayed answers counted as one "
+        "lookup each).",
         "- Cold home-page SQL statements: "
         + (
             ", ".join(f"`{shape}` x {n}" for shape, n in sqlcount.summarize(cold_sql.statements))

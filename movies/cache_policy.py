@@ -12,6 +12,7 @@ import hashlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -73,7 +74,7 @@ def recommendations_generation_key(user_id: int) -> str:
 
 
 def recommendations_generation(user_id: int) -> int:
-    """Bumped whenever the user's lists or preferences change (see ``drop_recommendations``)."""
+    """Changes whenever the user's lists or preferences change (see ``drop_recommendations``)."""
     return int(cache.get(recommendations_generation_key(user_id)) or 0)
 
 
@@ -82,13 +83,10 @@ def drop_recommendations(user_id: int) -> None:
 
     A new generation rather than a delete: a computation that started before
     the change stores its result under the old generation, where nobody looks.
+    The generation is a clock reading, never a counter: a counter that expired
+    or was evicted would start again at a number whose entries may still exist.
     """
-    key = recommendations_generation_key(user_id)
-    cache.add(key, 0, timeout=None)
-    try:
-        cache.incr(key)
-    except ValueError:  # the key vanished between add and incr (eviction, flush)
-        cache.set(key, 1, timeout=None)
+    cache.set(recommendations_generation_key(user_id), time.time_ns(), timeout=None)
 
 
 def _failed(key: str) -> str:
@@ -242,19 +240,39 @@ def _compute_many(
 ) -> dict[int, Any]:
     result: dict[int, Any] = {}
     metrics.cache_miss(kind, len(missing))
-    try:
-        if cache.get_many([_failed(keys[item_id]) for item_id in missing]):
-            raise UpstreamUnavailable("the source failed moments ago")
-        computed = compute(missing)
-    except UpstreamUnavailable:
-        cache.set_many({_failed(keys[item_id]): 1 for item_id in missing}, timeout=FAILURE_BACKOFF)
-        stale = cache.get_many([_stale(keys[item_id]) for item_id in missing])
-        if len(stale) < len(missing):
-            raise
-        metrics.stale_served(kind, len(stale))
-        for item_id in missing:
-            result[item_id] = stale[_stale(keys[item_id])]
+    marked = cache.get_many([_failed(keys[item_id]) for item_id in missing])
+    # Ids whose fetch failed moments ago wait out the backoff; the others are fetched.
+    to_fetch = [item_id for item_id in missing if _failed(keys[item_id]) not in marked]
+    failure: UpstreamUnavailable | None = (
+        UpstreamUnavailable("the source failed moments ago") if marked else None
+    )
+    unknown: list[int] = []
+    if to_fetch:
+        try:
+            computed = compute(to_fetch)
+        except UpstreamUnavailable as error:
+            # Only what really failed is marked (a partial failure names its ids).
+            failed = getattr(error, "failed_ids", None) or to_fetch
+            cache.set_many({_failed(keys[item_id]): 1 for item_id in failed}, timeout=FAILURE_BACKOFF)
+            failure = error
+        else:
+            if computed:
+                _store(kind, {keys[item_id]: value for item_id, value in computed.items()})
+            unknown = [item_id for item_id in to_fetch if item_id not in computed]
+            if unknown:
+                cache.set_many({keys[item_id]: MISSING for item_id in unknown}, timeout=MISSING_TTL)
+            result.update(computed)
+    # The source said "no such id" for ``unknown``; everything else not in hand failed.
+    unanswered = [item_id for item_id in missing if item_id not in result and item_id not in unknown]
+    if not unanswered:
         return result
+    stale = cache.get_many([_stale(keys[item_id]) for item_id in unanswered])
+    if len(stale) < len(unanswered):
+        raise failure or UpstreamUnavailable("the source did not answer")
+    metrics.stale_served(kind, len(stale))
+    for item_id in unanswered:
+        result[item_id] = stale[_stale(keys[item_id])]
+    return result
     if computed:
         _store(kind, {keys[item_id]: value for item_id, value in computed.items()})
     unknown = [item_id for item_id in missing if item_id not in computed]

@@ -220,8 +220,8 @@ def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry
         # uncached, so the real answer replaces them once TMDb is back.
         fallback = getattr(source, "fallback_lookup", None)
         stored = fallback(list(missing)) if fallback else {}
-        if not stored:
-            raise
+        if len(stored) < len(missing):
+            raise  # a movie we hold no copy of: only TMDb could say whether it exists
         return {**result, **stored}
     for movie_id, data in fetched.items():
         entry = _entry_from_dict(data)

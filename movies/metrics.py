@@ -13,7 +13,7 @@ CACHE_REQUESTS = Counter(
 )
 RESPONSE_CACHE = Counter(
     "moviegraph_response_cache_total",
-    "Anonymous query answers replayed from process memory (hit) or executed and kept (miss)",
+    "Cacheable anonymous queries replayed from process memory (hit) or executed (miss)",
     ["result"],
 )
 UPSTREAM_REQUESTS = Counter(

@@ -3,8 +3,8 @@
 An anonymous query's answer depends only on the catalog (per-viewer fields
 are false/null without a user), so the same request body gets the same
 answer. Keeping it for a couple of seconds lets a busy process answer the
-home page without executing it again, within the staleness the catalog's
-process-local tier already has. Requests with an Authorization header,
+home page without executing it again; it adds those seconds to the catalog's
+own process-local staleness. Requests with an Authorization header,
 mutations, subscriptions, and answers with errors are never kept.
 """
 
@@ -23,6 +23,9 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from movies import metrics
 
 MAX_BODY = 20_000
+# Bytes of answers one process keeps, and the largest answer worth keeping.
+MAX_BYTES = 32 * 1024 * 1024
+MAX_ANSWER = 512 * 1024
 
 _entries: TTLCache[str, bytes] | None = None
 _lock = threading.Lock()
@@ -34,7 +37,7 @@ def _cache() -> TTLCache[str, bytes] | None:
         return None
     with _lock:
         if _entries is None:
-            _entries = TTLCache(maxsize=1024, ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS)
+            _entries = TTLCache(maxsize=MAX_BYTES, ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS, getsizeof=len)
         return _entries
 
 
@@ -59,6 +62,9 @@ def key_for(request: HttpRequest) -> str | None:
     """The cache key of a cacheable request, or None."""
     if request.method != "POST" or "Authorization" in request.headers or _cache() is None:
         return None
+    # Only plain JSON asked and answered: other content types take strawberry's own paths.
+    if request.content_type != "application/json" or "multipart" in request.headers.get("Accept", ""):
+        return None
     body = request.body
     if len(body) > MAX_BODY:
         return None
@@ -78,16 +84,14 @@ def get(key: str) -> bytes | None:
         return None
     with _lock:
         content = cache.get(key)
-    if content is not None:
-        metrics.RESPONSE_CACHE.labels("hit").inc()
+    metrics.RESPONSE_CACHE.labels("miss" if content is None else "hit").inc()
     return content
 
 
 def put(key: str, content: bytes) -> None:
     """Keeps a successful answer; one with errors is not kept."""
     cache = _cache()
-    if cache is None or b'"errors"' in content:
+    if cache is None or b'"errors"' in content or len(content) > MAX_ANSWER:
         return
-    metrics.RESPONSE_CACHE.labels("miss").inc()
     with _lock:
         cache[key] = content

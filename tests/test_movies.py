@@ -473,3 +473,26 @@ def test_tmdb_similar_pages_past_twenty(gql: GraphQL, tmdb_catalog: Any) -> None
     pages = sorted(r.query.get("page") for r in tmdb_catalog.requests if r.path.endswith("/similar"))
     assert len(similar) == 30
     assert pages == ["1", "2"]
+
+
+def test_a_failed_id_waits_out_its_backoff_without_blocking_others() -> None:
+    from movies.records import UpstreamUnavailable
+
+    calls: list[list[int]] = []
+
+    def failing(ids: list[int]) -> dict[int, int]:
+        calls.append(list(ids))
+        raise UpstreamUnavailable("down")
+
+    def working(ids: list[int]) -> dict[int, int]:
+        calls.append(list(ids))
+        return {item_id: item_id * 10 for item_id in ids}
+
+    with pytest.raises(UpstreamUnavailable):
+        cache_policy.get_many_or_compute("movie", {1: "t:1"}, failing)
+    # Id 1 is in its backoff (no stale copy: still an error); id 2 is fetched all the same.
+    with pytest.raises(UpstreamUnavailable):
+        cache_policy.get_many_or_compute("movie", {1: "t:1", 2: "t:2"}, working)
+    assert calls == [[1], [2]]
+    assert cache_policy.get_many_or_compute("movie", {2: "t:2"}, working) == {2: 20}
+    assert calls == [[1], [2]]

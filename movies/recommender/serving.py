@@ -30,7 +30,7 @@ import numpy as np
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max
+from django.db.models import Count, Max
 
 from movies import cache_policy, metrics
 from movies.activity import recent_interactions
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 MAX_RECOMMENDATIONS = 100
 # How often a process looks for a new model file or catalog change.
 RELOAD_CHECK_SECONDS = 60.0
+EDIT_RELOAD_SECONDS = 600.0
 # Component weights for a user with history; cold users lean on content and priors.
 WARM_WEIGHTS = {
     "collab": 1.0,
@@ -146,10 +147,22 @@ class Snapshot:
     columns: np.ndarray
     catalog_stamp: tuple[object, ...]
     model_mtime: float | None
+    # When the index was built (time.monotonic()), to pace rebuilds for edited films.
+    built_at: float
+
+    @property
+    def version(self) -> str:
+        """Changes when a new collaborative model is published (cached recommendations then expire)."""
+        return self.model.meta.get("trained_at", "") if self.model else "none"
 
     @classmethod
     def build(
-        cls, index: CatalogIndex, model: ItemItemModel | None, stamp: tuple[object, ...], mtime: float | None
+        cls,
+        index: CatalogIndex,
+        model: ItemItemModel | None,
+        stamp: tuple[object, ...],
+        mtime: float | None,
+        built_at: float,
     ) -> Snapshot:
         columns = np.full(len(index), -1, dtype=np.int64)
         if model is not None:
@@ -157,7 +170,7 @@ class Snapshot:
                 column = model.index_of(movie_id)
                 if column is not None:
                     columns[row] = column
-        return cls(index, model, columns, stamp, mtime)
+        return cls(index, model, columns, stamp, mtime, built_at)
 
 
 class Recommender:
@@ -169,12 +182,6 @@ class Recommender:
         self._checked = 0.0
         self._snapshot: Snapshot | None = None
 
-    @property
-    def version(self) -> str:
-        """Changes when a new collaborative model is published (cached recommendations then expire)."""
-        model = self.snapshot().model
-        return model.meta.get("trained_at", "") if model else "none"
-
     def snapshot(self) -> Snapshot:
         """The current models, reloaded first if due."""
         self.refresh()
@@ -184,8 +191,9 @@ class Recommender:
     def refresh(self, force: bool = False) -> None:
         """Reloads what changed, at most once a minute (or now, with ``force``).
 
-        The catalog counts as changed when films are added or removed, not when
-        a stored film is refreshed from TMDb (that happens all the time).
+        Films added or removed rebuild the index at the next check; edited films
+        (an admin change, a re-import, TMDb refreshing what we store, which is
+        constant in TMDb mode) at most every ``EDIT_RELOAD_SECONDS``.
         """
         now = time.monotonic()
         if not force and self._snapshot is not None and now - self._checked < RELOAD_CHECK_SECONDS:
@@ -195,16 +203,29 @@ class Recommender:
                 return
             self._checked = now
             current = self._snapshot
-            stamp = (Movie.objects.count(), Movie.objects.aggregate(newest=Max("id"))["newest"])
+            facts = Movie.objects.aggregate(n=Count("id"), newest=Max("id"), edited=Max("updated_at"))
+            stamp = (facts["n"], facts["newest"], facts["edited"])
             mtime = self.model_path.stat().st_mtime if self.model_path.exists() else None
-            if current is not None and stamp == current.catalog_stamp and mtime == current.model_mtime:
+            keep_index = current is not None and (
+                stamp == current.catalog_stamp
+                or (
+                    not force
+                    and stamp[:2] == current.catalog_stamp[:2]
+                    and now - current.built_at < EDIT_RELOAD_SECONDS
+                )
+            )
+            if current is not None and keep_index and mtime == current.model_mtime:
                 return
-            index = current.index if current is not None and stamp == current.catalog_stamp else None
             model = current.model if current is not None and mtime == current.model_mtime else None
             if model is None and mtime is not None:
                 model = ItemItemModel.load(self.model_path)
                 logger.info("recommender model loaded from %s", self.model_path)
-            self._snapshot = Snapshot.build(index or CatalogIndex.from_database(), model, stamp, mtime)
+            if keep_index:
+                assert current is not None
+                index, stamp, built_at = current.index, current.catalog_stamp, current.built_at
+            else:
+                index, built_at = CatalogIndex.from_database(), now
+            self._snapshot = Snapshot.build(index, model, stamp, mtime, built_at)
 
     # --- scoring -----------------------------------------------------------------------------
     def recommend(
@@ -214,9 +235,10 @@ class Recommender:
         prefs: dict[str, Any],
         recent_activity: Counter[int],
         limit: int,
+        snap: Snapshot | None = None,
     ) -> list[Recommended]:
         """Top ``limit`` movies with reasons for one user's interactions and preferences."""
-        snap = self.snapshot()
+        snap = snap or self.snapshot()
         index, model = snap.index, snap.model
         n = len(index)
         positives = [i for i in interactions if i.weight > 0 and i.movie_id in index.row_of]
@@ -467,11 +489,12 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
     The movies come from the local catalog (the candidate pool) and are cached
     with the list, so a warm answer costs one cache read and no catalog lookup.
     """
-    recommender = get_recommender()
+    # One snapshot for the whole call: its model both scores and labels the result.
+    snap = get_recommender().snapshot()
     # Read the generation before the user's data: a change after this point bumps it.
     key = cache_policy.recommendations_key(user_id, cache_policy.recommendations_generation(user_id))
     cached = cache.get(key)
-    if cached and cached.get("version") == recommender.version:
+    if cached and cached.get("version") == snap.version:
         metrics.cache_hit("recommendations")
         return [
             (Recommended(item[0], item[1], tuple(item[2])), MovieRecord.from_dict(item[3]))
@@ -479,15 +502,20 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
         ]
     metrics.cache_miss("recommendations")
     interactions, seen = user_interactions(user_id)
-    items = recommender.recommend(
-        interactions, seen, user_preferences(user_id), recent_interactions(TRENDING_DAYS), MAX_RECOMMENDATIONS
+    items = get_recommender().recommend(
+        interactions,
+        seen,
+        user_preferences(user_id),
+        recent_interactions(TRENDING_DAYS),
+        MAX_RECOMMENDATIONS,
+        snap,
     )
     rows = Movie.objects.only(*LIST_COLUMNS).in_bulk([item.movie_id for item in items])
     found = [(item, rows[item.movie_id].to_record()) for item in items if item.movie_id in rows]
     cache.set(
         key,
         {
-            "version": recommender.version,
+            "version": snap.version,
             "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
         },
         timeout=cache_policy.TTL["recommendations"],
