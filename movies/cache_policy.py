@@ -273,10 +273,3 @@ def _compute_many(
     for item_id in unanswered:
         result[item_id] = stale[_stale(keys[item_id])]
     return result
-    if computed:
-        _store(kind, {keys[item_id]: value for item_id, value in computed.items()})
-    unknown = [item_id for item_id in missing if item_id not in computed]
-    if unknown:
-        cache.set_many({keys[item_id]: MISSING for item_id in unknown}, timeout=MISSING_TTL)
-    result.update(computed)
-    return result
