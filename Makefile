@@ -37,7 +37,7 @@ format: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python manage.py export_schema schema.schema:schema --path schema.graphql
 
-## catalog: rebuild movies/data/catalog.json.gz from ../shared/data
+## catalog: rebuild movies/catalog/data/catalog.json.gz from ../shared/data
 catalog: $(STAMP)
 	$(BIN)/python scripts/build_catalog.py
 

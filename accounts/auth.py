@@ -17,7 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from accounts.tokens import VERSION_CLAIM
-from schema.errors import CodedError, Unauthenticated
+from backend.errors import DomainError, NotAuthenticated, TemporarilyUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +32,11 @@ def _token_from(request: HttpRequest) -> str | None:
     return None
 
 
-def _user_for(raw_token: str) -> tuple[User | None, CodedError | None]:
+def _user_for(raw_token: str) -> tuple[User | None, DomainError | None]:
     try:
         token = AccessToken(raw_token)  # type: ignore[arg-type]
     except TokenError:
-        return None, Unauthenticated("The access token is invalid or expired.")
+        return None, NotAuthenticated("The access token is invalid or expired.")
     user_id = token.get(api_settings.USER_ID_CLAIM)
     try:
         user = User.objects.filter(pk=user_id, is_active=True).first()
@@ -45,20 +45,20 @@ def _user_for(raw_token: str) -> tuple[User | None, CodedError | None]:
         # user fail with a server error, not UNAUTHENTICATED: clients drop their
         # tokens on that, and the token is fine.
         logger.exception("could not load the token's user")
-        return None, CodedError("The access token could not be checked right now; try again.")
+        return None, TemporarilyUnavailable("The access token could not be checked right now; try again.")
     if user is None:
-        return None, Unauthenticated("The access token's account no longer exists.")
+        return None, NotAuthenticated("The access token's account no longer exists.")
     if token.get(VERSION_CLAIM, 0) != user.token_version:
-        return None, Unauthenticated("The access token was revoked; sign in again.")
+        return None, NotAuthenticated("The access token was revoked; sign in again.")
     return user, None
 
 
-async def authenticate_request(request: HttpRequest) -> tuple[User | None, CodedError | None]:
+async def authenticate_request(request: HttpRequest) -> tuple[User | None, DomainError | None]:
     """The signed-in user, or None; plus the error for fields that need a user, if a sent token failed."""
     header = request.headers.get("Authorization")
     if not header:
         return None, None
     raw_token = _token_from(request)
     if raw_token is None:
-        return None, Unauthenticated("The Authorization header must be 'JWT <token>' or 'Bearer <token>'.")
+        return None, NotAuthenticated("The Authorization header must be 'JWT <token>' or 'Bearer <token>'.")
     return await sync_to_async(_user_for)(raw_token)

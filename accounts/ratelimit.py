@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-from schema.errors import RateLimited
+from backend.errors import RateLimited
 
 
 def check(request: HttpRequest, action: str, rate: str, account: str) -> None:
@@ -20,7 +20,7 @@ def check(request: HttpRequest, action: str, rate: str, account: str) -> None:
         usage = get_usage(request, group=f"{action}:{name}", key=key, rate=rate, increment=True)
         if usage and usage["should_limit"]:
             wait = max(int(usage["time_left"]), 1)
-            raise RateLimited(f"Too many {action} attempts; try again in {wait} seconds.", retryAfter=wait)
+            raise RateLimited(f"Too many {action} attempts; try again in {wait} seconds.", retry_after=wait)
 
 
 def login_rate() -> str:

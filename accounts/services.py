@@ -18,12 +18,12 @@ from django.db import IntegrityError, transaction
 
 from accounts import tokens
 from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
-from movies import catalog
-from movies.languages import ISO_639_1
+from backend.errors import InvalidInput, NotAuthenticated, NotFound
+from movies.catalog import reads
+from movies.catalog.languages import ISO_639_1
+from movies.catalog.store import upsert_genres
 from movies.models import Genre
 from movies.records import MAX_YEAR, MIN_YEAR, GenreRecord
-from movies.store import upsert_genres
-from schema.errors import BadUserInput, NotFound, Unauthenticated
 
 INVALID_CREDENTIALS = "Invalid username/email or password."
 MAX_NOTE = 500
@@ -39,19 +39,19 @@ def _clean_email(email: str, exclude_user: User | None = None) -> str:
     try:
         validate_email(email)
     except ValidationError as error:
-        raise BadUserInput("Enter a valid email address.", field="email") from error
+        raise InvalidInput("Enter a valid email address.", field="email") from error
     taken = User.objects.filter(email__iexact=email)
     if exclude_user is not None:
         taken = taken.exclude(pk=exclude_user.pk)
     if taken.exists():
-        raise BadUserInput("An account with this email already exists.", field="email")
+        raise InvalidInput("An account with this email already exists.", field="email")
     return email
 
 
 def _clean_name(value: str | None, field: str) -> str:
     value = (value or "").strip()
     if len(value) > MAX_NAME:
-        raise BadUserInput(f"{field} must be at most {MAX_NAME} characters.", field=field)
+        raise InvalidInput(f"{field} must be at most {MAX_NAME} characters.", field=field)
     return value
 
 
@@ -59,7 +59,7 @@ def _check_password(password: str, user: User, field: str = "password") -> None:
     try:
         password_validation.validate_password(password, user)
     except ValidationError as error:
-        raise BadUserInput(_messages(error), field=field) from error
+        raise InvalidInput(_messages(error), field=field) from error
 
 
 def register(username: str, email: str, password: str, first_name: str | None, last_name: str | None) -> User:
@@ -68,14 +68,14 @@ def register(username: str, email: str, password: str, first_name: str | None, l
     try:
         UnicodeUsernameValidator()(username)
     except ValidationError as error:
-        raise BadUserInput(_messages(error), field="username") from error
+        raise InvalidInput(_messages(error), field="username") from error
     if "@" in username:
         # tokenAuth reads a name with "@" as an email address.
-        raise BadUserInput("username must not contain '@'.", field="username")
+        raise InvalidInput("username must not contain '@'.", field="username")
     if not username or len(username) > MAX_NAME:
-        raise BadUserInput(f"username must be 1 to {MAX_NAME} characters.", field="username")
+        raise InvalidInput(f"username must be 1 to {MAX_NAME} characters.", field="username")
     if User.objects.filter(username__iexact=username).exists():
-        raise BadUserInput("This username is taken.", field="username")
+        raise InvalidInput("This username is taken.", field="username")
     user = User(
         username=username,
         email=_clean_email(email),
@@ -88,7 +88,7 @@ def register(username: str, email: str, password: str, first_name: str | None, l
         user.save()
     except IntegrityError as error:
         # Two registrations raced past the checks above; the database kept one.
-        raise BadUserInput("This username or email is taken.") from error
+        raise InvalidInput("This username or email is taken.") from error
     return user
 
 
@@ -104,9 +104,9 @@ def authenticate(user: User | None, password: str) -> User:
     if user is None or not user.is_active:
         # Hash anyway so response time does not tell which accounts exist.
         make_password(password)
-        raise Unauthenticated(INVALID_CREDENTIALS)
+        raise NotAuthenticated(INVALID_CREDENTIALS)
     if not user.check_password(password):
-        raise Unauthenticated(INVALID_CREDENTIALS)
+        raise NotAuthenticated(INVALID_CREDENTIALS)
     return user
 
 
@@ -120,14 +120,14 @@ def update_profile(user: User, email: str | None, first_name: str | None, last_n
     try:
         user.save(update_fields=["email", "first_name", "last_name"])
     except IntegrityError as error:
-        raise BadUserInput("An account with this email already exists.", field="email") from error
+        raise InvalidInput("An account with this email already exists.", field="email") from error
     return user
 
 
 def change_password(user: User, old_password: str, new_password: str) -> None:
     """Sets a new password and signs every other session out (all refresh tokens revoked)."""
     if not user.check_password(old_password):
-        raise BadUserInput("The current password is wrong.", field="oldPassword")
+        raise InvalidInput("The current password is wrong.", field="oldPassword")
     _check_password(new_password, user, field="newPassword")
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -137,21 +137,21 @@ def change_password(user: User, old_password: str, new_password: str) -> None:
 def delete_account(user: User, password: str) -> None:
     """Deletes the account and everything it kept (favorites, watchlist, ratings, preferences)."""
     if not user.check_password(password):
-        raise BadUserInput("The password is wrong.", field="password")
+        raise InvalidInput("The password is wrong.", field="password")
     tokens.revoke_all(user.pk)
     user.delete()
 
 
 def require_movie(movie_id: int) -> None:
     """NOT_FOUND unless the catalog knows the movie (cached, so usually free)."""
-    if movie_id not in catalog.lookup([movie_id]):
+    if movie_id not in reads.lookup([movie_id]):
         raise NotFound(f"No movie with id {movie_id}.", movieId=movie_id)
 
 
 def add_favorite(user: User, movie_id: int, note: str | None) -> Favorite:
     """Idempotent: one row per (user, movie); a given note replaces the stored one."""
     if note is not None and len(note) > MAX_NOTE:
-        raise BadUserInput(f"note must be at most {MAX_NOTE} characters.", field="note")
+        raise InvalidInput(f"note must be at most {MAX_NOTE} characters.", field="note")
     require_movie(movie_id)
     return _get_or_create(Favorite, user, movie_id, {"note": note.strip()} if note is not None else {})
 
@@ -163,7 +163,7 @@ def add_to_watchlist(user: User, movie_id: int) -> WatchlistEntry:
 
 def rate(user: User, movie_id: int, score: float) -> Rating:
     if not 0.5 <= score <= 5 or (score * 2) != int(score * 2):
-        raise BadUserInput("score must be 0.5 to 5.0 in steps of 0.5.", field="score")
+        raise InvalidInput("score must be 0.5 to 5.0 in steps of 0.5.", field="score")
     require_movie(movie_id)
     return _get_or_create(Rating, user, movie_id, {"score": Decimal(str(score))})
 
@@ -195,7 +195,7 @@ def preferences_of(user: User) -> Preferences:
 def _known_genres(ids: list[int], field: str, genres: list[GenreRecord]) -> list[int]:
     unknown = sorted(set(ids) - {genre.id for genre in genres})
     if unknown:
-        raise BadUserInput(f"Unknown genre ids in {field}: {unknown}.", field=field)
+        raise InvalidInput(f"Unknown genre ids in {field}: {unknown}.", field=field)
     return sorted(set(ids))
 
 
@@ -206,7 +206,7 @@ def update_preferences(user: User, changes: dict[str, Any]) -> Preferences:
     the genre list is read before, so no lock is held across a TMDb call.
     """
     touches_genres = "favorite_genre_ids" in changes or "disliked_genre_ids" in changes
-    genres = (catalog.genres() or []) if touches_genres else []
+    genres = (reads.genres() or []) if touches_genres else []
     with transaction.atomic():
         prefs, _ = Preferences.objects.select_for_update().get_or_create(user=user)
         _apply_preferences(prefs, changes, genres)
@@ -221,26 +221,26 @@ def _apply_preferences(prefs: Preferences, changes: dict[str, Any], genres: list
     if "disliked_genre_ids" in changes:
         disliked_ids = _known_genres(changes["disliked_genre_ids"] or [], "dislikedGenreIds", genres)
     if set(favorite_ids) & set(disliked_ids):
-        raise BadUserInput("A genre cannot be both a favorite and disliked.", field="dislikedGenreIds")
+        raise InvalidInput("A genre cannot be both a favorite and disliked.", field="dislikedGenreIds")
     if "languages" in changes:
         languages = sorted({code.strip().lower() for code in changes["languages"] or []})
         wrong = [code for code in languages if code not in ISO_639_1]
         if wrong:
-            raise BadUserInput(f"Not ISO 639-1 language codes: {wrong}.", field="languages")
+            raise InvalidInput(f"Not ISO 639-1 language codes: {wrong}.", field="languages")
         prefs.languages = languages
     if "min_vote_average" in changes:
         value = changes["min_vote_average"]
         if value is not None and not 0 <= value <= 10:
-            raise BadUserInput("minVoteAverage must be between 0 and 10.", field="minVoteAverage")
+            raise InvalidInput("minVoteAverage must be between 0 and 10.", field="minVoteAverage")
         prefs.min_vote_average = value
     for name, field in (("year_from", "yearFrom"), ("year_to", "yearTo")):
         if name in changes:
             value = changes[name]
             if value is not None and not MIN_YEAR <= value <= MAX_YEAR:
-                raise BadUserInput(f"{field} must be between {MIN_YEAR} and {MAX_YEAR}.", field=field)
+                raise InvalidInput(f"{field} must be between {MIN_YEAR} and {MAX_YEAR}.", field=field)
             setattr(prefs, name, value)
     if prefs.year_from is not None and prefs.year_to is not None and prefs.year_from > prefs.year_to:
-        raise BadUserInput("yearFrom must not be after yearTo.", field="yearFrom")
+        raise InvalidInput("yearFrom must not be after yearTo.", field="yearFrom")
     if "include_adult" in changes and changes["include_adult"] is not None:
         prefs.include_adult = changes["include_adult"]
     # TMDb genres may not be in our table yet; the M2M needs the rows.

@@ -13,7 +13,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import Favorite, Preferences, Rating, WatchlistEntry
-from movies.cache_policy import drop_recommendations
+from movies.catalog.cache_policy import drop_recommendations
 
 
 def _changed(user_id: int) -> None:

@@ -20,7 +20,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
-from schema.errors import Unauthenticated
+from backend.errors import NotAuthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +56,9 @@ def _verified_payload(raw: str) -> dict[str, object]:
     try:
         payload = token_backend.decode(raw, verify=True)
     except (TokenBackendError, TokenError) as error:
-        raise Unauthenticated(INVALID_REFRESH) from error
+        raise NotAuthenticated(INVALID_REFRESH) from error
     if payload.get(api_settings.TOKEN_TYPE_CLAIM) != "refresh":
-        raise Unauthenticated(INVALID_REFRESH)
+        raise NotAuthenticated(INVALID_REFRESH)
     return payload
 
 
@@ -69,7 +69,7 @@ def rotate(raw: str) -> TokenPair:
         # Locking the row makes two concurrent refreshes with one token a reuse, not two new pairs.
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=payload["jti"]).first()
         if outstanding is None or outstanding.user_id is None:
-            raise Unauthenticated(INVALID_REFRESH)
+            raise NotAuthenticated(INVALID_REFRESH)
         # get_or_create, not exists-then-create: the unique token decides even where
         # select_for_update locks nothing (SQLite).
         _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
@@ -78,13 +78,13 @@ def rotate(raw: str) -> TokenPair:
     if spent and user is not None and payload.get(VERSION_CLAIM, 0) != user.token_version:
         # Revoked wholesale already (password change, earlier theft): a device that
         # missed that is not a thief, and must not sign out the sessions made since.
-        raise Unauthenticated(INVALID_REFRESH)
+        raise NotAuthenticated(INVALID_REFRESH)
     if spent:
         revoke_all(outstanding.user_id)
         logger.warning("refresh token reuse for user %s: all sessions revoked", outstanding.user_id)
-        raise Unauthenticated(INVALID_REFRESH)
+        raise NotAuthenticated(INVALID_REFRESH)
     if user is None or payload.get(VERSION_CLAIM, 0) != user.token_version:
-        raise Unauthenticated(INVALID_REFRESH)
+        raise NotAuthenticated(INVALID_REFRESH)
     return issue(user)
 
 
@@ -93,7 +93,7 @@ def revoke(raw: str) -> None:
     payload = _verified_payload(raw)
     outstanding = OutstandingToken.objects.filter(jti=payload["jti"]).first()
     if outstanding is None:
-        raise Unauthenticated(INVALID_REFRESH)
+        raise NotAuthenticated(INVALID_REFRESH)
     BlacklistedToken.objects.get_or_create(token=outstanding)
 
 

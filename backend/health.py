@@ -36,9 +36,9 @@ def check_cache() -> str:
 
 
 def check_catalog() -> str:
-    from movies import catalog
+    from movies.catalog import reads
 
-    return catalog.check()
+    return reads.check()
 
 
 # name -> (check, critical). A failed critical check makes the instance unready

@@ -6,6 +6,23 @@ from django.db import models
 
 from movies.records import GenreRecord, MovieDetails, MovieRecord
 
+# Columns a list page needs; detail columns stay on disk until asked for.
+LIST_COLUMNS = (
+    "id",
+    "title",
+    "original_title",
+    "original_language",
+    "overview",
+    "release_date",
+    "vote_average",
+    "vote_count",
+    "popularity",
+    "adult",
+    "poster_path",
+    "backdrop_path",
+    "genre_ids",
+)
+
 
 class Genre(models.Model):
     """A TMDb genre; the primary key is TMDb's genre id."""

@@ -145,7 +145,3 @@ class DiscoverQuery:
 
     def cache_key_part(self) -> str:
         return repr(dataclasses.astuple(self))
-
-
-class UpstreamUnavailable(Exception):
-    """The catalog source could not answer (network, 5xx, 429, bad key)."""

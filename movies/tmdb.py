@@ -28,6 +28,7 @@ from typing import Any, Self
 import requests
 from requests.adapters import HTTPAdapter
 
+from backend.errors import UpstreamUnavailable
 from movies.records import (
     MAX_PAGE,
     DiscoverQuery,
@@ -37,7 +38,6 @@ from movies.records import (
     MovieDetails,
     MovieRecord,
     PageRecord,
-    UpstreamUnavailable,
 )
 
 logger = logging.getLogger(__name__)

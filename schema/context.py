@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpRequest, HttpResponse
 from strawberry.types import Info as StrawberryInfo
 
-from schema.errors import CodedError
+from backend.errors import DomainError
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -24,7 +24,7 @@ class Context:
     # Dataloaders keyed by name, created lazily so a query pays only for what it uses.
     loaders: dict[str, Any] = field(default_factory=dict)
     # Raised by fields that need a user when a sent token could not be accepted.
-    auth_error: CodedError | None = None
+    auth_error: DomainError | None = None
     # Movies `Movie.similar` may still return in this request: nesting similar in
     # similar multiplies work by its limit at each level, which depth limits miss.
     similar_budget: int = 1000

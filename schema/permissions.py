@@ -7,8 +7,8 @@ from typing import Any
 
 from strawberry.extensions import FieldExtension
 
+from backend.errors import NotAuthenticated
 from schema.context import Info
-from schema.errors import Unauthenticated
 
 
 class IsAuthenticated(FieldExtension):
@@ -25,5 +25,5 @@ def require_user(info: Info) -> Any:
     """The signed-in user; else the error of a refused token, or UNAUTHENTICATED."""
     user = info.context.user
     if user is None:
-        raise info.context.auth_error or Unauthenticated("You must be signed in.")
+        raise info.context.auth_error or NotAuthenticated("You must be signed in.")
     return user

@@ -14,8 +14,8 @@ from strawberry.extensions import (
 )
 from strawberry.tools import merge_types
 
-from accounts.schema import AccountMutation, AccountQuery
-from movies.schema import CatalogQuery
+from accounts.graphql.schema import AccountMutation, AccountQuery
+from movies.graphql.schema import CatalogQuery
 
 Query = merge_types("Query", (CatalogQuery, AccountQuery))
 Mutation = merge_types("Mutation", (AccountMutation,))

@@ -1,7 +1,7 @@
 """Build the bundled offline movie catalog from the TMDB 5000 CSV export.
 
 Reads ``tmdb_movies_3000.csv`` (see ``../shared/data/README.md``) and writes
-``movies/data/catalog.json.gz``, which the product ships so that it runs without
+``movies/catalog/data/catalog.json.gz``, which the product ships so that it runs without
 ``../shared`` and without a TMDb API key. Output is deterministic: JSON with sorted
 keys, movies sorted by id, genres sorted by id, gzip header with ``mtime=0`` and no
 file name, so rebuilding from the same CSV gives a byte-identical file.
@@ -12,7 +12,7 @@ catalog sources and caches read back with ``from_dict()``.
 
 Usage (from the repository root)::
 
-    .venv/bin/python scripts/build_catalog.py [CSV] [--output movies/data/catalog.json.gz]
+    .venv/bin/python scripts/build_catalog.py [CSV] [--output movies/catalog/data/catalog.json.gz]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ if str(REPO_ROOT) not in sys.path:
 from movies.records import GenreRecord, MovieDetails, MovieRecord  # noqa: E402
 
 DEFAULT_CSV = REPO_ROOT / ".." / "shared" / "data" / "tmdb" / "tmdb_movies_3000.csv"
-DEFAULT_OUTPUT = REPO_ROOT / "movies" / "data" / "catalog.json.gz"
+DEFAULT_OUTPUT = REPO_ROOT / "movies" / "catalog" / "data" / "catalog.json.gz"
 
 FORMAT_VERSION = 1
 ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
@@ -210,7 +210,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--output",
         type=Path,
         default=DEFAULT_OUTPUT,
-        help="where to write the catalog (default: movies/data/catalog.json.gz)",
+        help="where to write the catalog (default: movies/catalog/data/catalog.json.gz)",
     )
     return parser.parse_args(argv)
 

@@ -43,11 +43,11 @@ def redis_cache() -> None:
 
 def clear_caches() -> None:
     """Empties every cache tier: the shared cache and this process's memories."""
-    from movies import catalog
+    from movies.catalog import reads
     from schema import response_cache
 
     cache.clear()
-    catalog.forget_local()
+    reads.forget_local()
     response_cache.clear()
 
 
@@ -121,26 +121,26 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
 @pytest.fixture
 def local_catalog(settings: Any) -> Iterator[None]:
     """The embedded default source (the bundled catalog in the test database)."""
-    from movies import catalog
+    from movies.catalog import reads
 
     settings.CATALOG_SOURCE = "local"
-    catalog.get_source.cache_clear()
+    reads.get_source.cache_clear()
     yield
-    catalog.get_source.cache_clear()
+    reads.get_source.cache_clear()
 
 
 @pytest.fixture
 def tmdb_catalog(settings: Any, fake_tmdb: Any) -> Iterator[Any]:  # noqa: F811
     """Live-TMDb mode pointed at the fake TMDb server; yields the server."""
-    from movies import catalog
+    from movies.catalog import reads
 
     settings.CATALOG_SOURCE = "tmdb"
     settings.TMDB_BASE_URL = fake_tmdb.base_url
     settings.TMDB_API_KEY = fake_tmdb.api_key
     settings.TMDB_MAX_RETRIES = 1
-    catalog.get_source.cache_clear()
+    reads.get_source.cache_clear()
     yield fake_tmdb
-    catalog.get_source.cache_clear()
+    reads.get_source.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -149,7 +149,7 @@ def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     def broken() -> None:
         raise RuntimeError("SELECT password FROM secret_table")
 
-    monkeypatch.setattr("movies.catalog.genres", broken)
+    monkeypatch.setattr("movies.catalog.reads.genres", broken)
     with caplog.at_level(logging.ERROR):
         response = gql("{ genres { id } }", headers={"X-Request-ID": "req-42"})
     assert response.codes == ["INTERNAL_SERVER_ERROR"]
@@ -330,12 +330,12 @@ def test_anonymous_queries_are_answered_from_memory_for_a_moment(gql: GraphQL, s
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from movies import catalog
+    from movies.catalog import reads
 
     query = "{ popularMovies { results { id title } } }"
     first = gql(query).ok()
     cache.clear()
-    catalog.forget_local()
+    reads.forget_local()
     with CaptureQueriesContext(connection) as queries:
         assert gql(query).ok() == first
     assert len(queries) == 0

@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Favorite, User
-from movies import cache_policy, catalog
+from movies.catalog import cache_policy, reads
+from movies.catalog.sources.local import LocalCatalogSource
 from movies.models import Movie
-from movies.sources.local import LocalCatalogSource
 from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
@@ -343,10 +343,10 @@ def test_tmdb_search_and_discover(gql: GraphQL, tmdb_catalog: Any) -> None:
 def test_tmdb_failure_serves_the_stale_copy(gql: GraphQL, tmdb_catalog: Any) -> None:
     fresh = gql(TRENDING).ok()
     # The fresh copy expires; TMDb is down when it is needed again.
-    fresh_key = cache_policy.cache_key("tmdb", "trending", "trending_week", 1, catalog.locale())
+    fresh_key = cache_policy.cache_key("tmdb", "trending", "trending_week", 1, reads.locale())
     assert cache.get(fresh_key) is not None
     cache.delete(fresh_key)
-    catalog.forget_local()
+    reads.forget_local()
     tmdb_catalog.down = True
     assert gql(TRENDING).ok() == fresh
 
@@ -361,10 +361,10 @@ def test_tmdb_failure_without_stale_copy_is_upstream_unavailable(gql: GraphQL, t
 def test_tmdb_bad_key_is_upstream_unavailable_and_never_leaks_the_key(
     gql: GraphQL, tmdb_catalog: Any, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from movies import catalog
+    from movies.catalog import reads
 
     settings.TMDB_API_KEY = "wrong-key-should-never-leak-123"
-    catalog.get_source.cache_clear()
+    reads.get_source.cache_clear()
     response = gql("{ genres { id } }")
     assert response.codes == ["UPSTREAM_UNAVAILABLE"]
     assert "wrong-key" not in str(response.body)
@@ -444,7 +444,7 @@ def test_concurrent_misses_of_one_key_compute_once() -> None:
 
 def test_unknown_ids_are_remembered_so_tmdb_is_asked_once(gql: GraphQL, tmdb_catalog: Any) -> None:
     assert gql("{ movie(id: 424242424) { id } }").ok() == {"movie": None}
-    catalog.forget_local()
+    reads.forget_local()
     assert gql("{ movie(id: 424242424) { id } }").ok() == {"movie": None}
     assert tmdb_catalog.count("/movie/424242424") == 1
 
@@ -462,7 +462,7 @@ def test_after_a_failure_the_source_is_left_alone_for_a_while(gql: GraphQL, tmdb
     tmdb_catalog.down = True
     assert gql(TRENDING).codes == ["UPSTREAM_UNAVAILABLE"]
     calls = tmdb_catalog.count("/trending/movie/week")
-    catalog.forget_local()
+    reads.forget_local()
     assert gql(TRENDING).codes == ["UPSTREAM_UNAVAILABLE"]
     assert tmdb_catalog.count("/trending/movie/week") == calls
 
@@ -476,7 +476,7 @@ def test_tmdb_similar_pages_past_twenty(gql: GraphQL, tmdb_catalog: Any) -> None
 
 
 def test_a_failed_id_waits_out_its_backoff_without_blocking_others() -> None:
-    from movies.records import UpstreamUnavailable
+    from backend.errors import UpstreamUnavailable
 
     calls: list[list[int]] = []
 

@@ -172,7 +172,7 @@ def test_any_write_path_drops_cached_recommendations(gql: GraphQL, token: str) -
 
 
 def test_a_result_computed_before_a_change_is_not_served_after_it(token: str) -> None:
-    from movies import cache_policy
+    from movies.catalog import cache_policy
     from movies.recommender.serving import recommendations_for
 
     user = User.objects.get(username="viewer")

@@ -12,14 +12,14 @@ import scipy.sparse as sp
 
 from movies.recommender.content import ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel, fit_ease, top_k, top_n_neighbors
-from movies.recommender.metrics import (
+from movies.recommender.offline.metrics import (
     average_precision_at_k,
     evaluate_rankings,
     ndcg_at_k,
     precision_at_k,
     recall_at_k,
 )
-from movies.recommender.split import stratified_split
+from movies.recommender.offline.split import stratified_split
 
 
 def _shared_data_dir() -> Path:
@@ -224,7 +224,7 @@ def test_ml100k_end_to_end() -> None:
     path = _shared_data_dir() / "movielens" / "ml-100k"
     if not (path / "u.data").is_file():
         pytest.skip(f"MovieLens data not found at {path} (set SHARED_DATA_DIR to override)")
-    from movies.recommender.evaluation import evaluate_ml100k
+    from movies.recommender.offline.evaluation import evaluate_ml100k
 
     # A fixed lambda keeps the test fast (tuning runs in the management command).
     report = evaluate_ml100k(path, lam=500.0, include_dense=False)
@@ -513,7 +513,7 @@ def test_default_data_locations_follow_shared_data_dir(
 ) -> None:
     from django.core.management.base import CommandError
 
-    from movies.recommender.evaluation import shared_data_dir
+    from movies.recommender.offline.evaluation import shared_data_dir
 
     (tmp_path / "data").mkdir()
     monkeypatch.setenv("SHARED_DATA_DIR", str(tmp_path))  # "shared": its data/ child is used
@@ -581,7 +581,7 @@ def test_metrics_and_split_edge_cases() -> None:
 
 
 def test_build_split_indexes_and_placeholders() -> None:
-    from movies.recommender.evaluation import Ratings, build_split
+    from movies.recommender.offline.evaluation import Ratings, build_split
 
     def ratings(rows: list[tuple[int, int, float]]) -> Ratings:
         u, i, r = (np.array(c) for c in zip(*rows, strict=True))

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from movies.records import MAX_PAGE, DiscoverQuery, UpstreamUnavailable
+from backend.errors import UpstreamUnavailable
+from movies.records import MAX_PAGE, DiscoverQuery
 from movies.tmdb import TmdbClient, TmdbPartialFailure
 from tests.fake_tmdb import FakeTmdb
 

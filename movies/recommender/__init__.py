@@ -1,5 +1,7 @@
-"""Recommender core: EASE item-item model, baselines, content model, metrics and offline evaluation.
+"""The recommender: models and serving, with offline research beside them.
 
-Pure numpy/scipy on purpose: nothing here imports Django, so the numerical core can be trained,
-evaluated and unit-tested without a configured project.
+- ``ease``, ``content``: the numerical models (numpy/scipy, no Django);
+- ``serving``: the hybrid that answers ``recommendations`` and the local ``similar``;
+- ``training``: trains and publishes the collaborative model from our tables;
+- ``offline/``: MovieLens loaders, protocols, baselines and metrics; never imported by serving.
 """

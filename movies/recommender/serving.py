@@ -32,13 +32,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
-from movies import cache_policy, metrics
-from movies.activity import recent_interactions
-from movies.models import Genre, Movie
+from movies import metrics
+from movies.catalog import cache_policy
+from movies.catalog.activity import recent_interactions
+from movies.models import LIST_COLUMNS, Genre, Movie
 from movies.recommender.content import ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
-from movies.sources.local import LIST_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -429,6 +429,11 @@ def get_recommender() -> Recommender:
         if _recommender is None or _recommender.model_path != Path(settings.RECOMMENDER_MODEL_PATH):
             _recommender = Recommender(Path(settings.RECOMMENDER_MODEL_PATH))
     return _recommender
+
+
+def similar_ids(movie_id: int, limit: int) -> list[int]:
+    """Movies like ``movie_id`` by the process's models (the local catalog's ``similar``)."""
+    return get_recommender().similar(movie_id, limit)
 
 
 # --- the user's side -------------------------------------------------------------------------

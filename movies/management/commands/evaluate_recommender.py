@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from movies.recommender.evaluation import (
+from movies.recommender.offline.evaluation import (
     DEFAULT_NEIGHBORS,
     evaluate_ml100k,
     evaluate_ml_latest_small,

@@ -8,9 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from movies.importer import BUNDLED_CATALOG, read_catalog
+from movies.catalog.importer import BUNDLED_CATALOG, read_catalog
+from movies.catalog.store import BATCH_SIZE, upsert_genres, upsert_movies
 from movies.models import Movie
-from movies.store import BATCH_SIZE, upsert_genres, upsert_movies
 
 
 class Command(BaseCommand):

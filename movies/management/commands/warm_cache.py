@@ -11,8 +11,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from movies import catalog
-from movies.records import ListKind, UpstreamUnavailable
+from backend.errors import UpstreamUnavailable
+from movies.catalog import reads
+from movies.records import ListKind
 
 LISTS: tuple[ListKind, ...] = (
     "trending_day",
@@ -33,15 +34,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, pages: int, **options: Any) -> None:
         failures = 0
         movie_ids: set[int] = set()
-        catalog.genres()
+        reads.genres()
         steps = [(kind, page) for kind in LISTS for page in range(1, pages + 1)]
         for kind, page in tqdm(steps, desc="lists", unit="page", disable=options["verbosity"] == 0):
             try:
-                movie_ids.update(movie.id for movie in catalog.movie_list(kind, page).results)
+                movie_ids.update(movie.id for movie in reads.movie_list(kind, page).results)
             except UpstreamUnavailable as error:
                 failures += 1
                 self.stderr.write(f"{kind} page {page}: {error}")
-        catalog.lookup(sorted(movie_ids))
+        reads.lookup(sorted(movie_ids))
         self.stdout.write(
             self.style.SUCCESS(f"Warmed {len(steps) - failures} list pages and {len(movie_ids)} movies.")
         )

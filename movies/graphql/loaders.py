@@ -5,18 +5,18 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from strawberry.dataloader import DataLoader
 
-from movies import catalog
+from movies.catalog import reads
+from movies.catalog.sources.base import MovieEntry
 from movies.records import MAX_IDS, GenreRecord
-from movies.sources.base import MovieEntry
 from schema.context import Info
 
 
 def _movie_loader() -> DataLoader[int, MovieEntry | None]:
     async def load(ids: list[int]) -> list[MovieEntry | None]:
-        found = catalog.lookup(ids, local_only=True)
+        found = reads.lookup(ids, local_only=True)
         missing = [movie_id for movie_id in ids if movie_id not in found]
         if missing:
-            found.update(await sync_to_async(catalog.lookup)(missing))
+            found.update(await sync_to_async(reads.lookup)(missing))
         return [found.get(movie_id) for movie_id in ids]
 
     return DataLoader(load_fn=load, max_batch_size=MAX_IDS)
@@ -24,7 +24,7 @@ def _movie_loader() -> DataLoader[int, MovieEntry | None]:
 
 def _genre_loader() -> DataLoader[int, GenreRecord | None]:
     async def load(ids: list[int]) -> list[GenreRecord | None]:
-        by_id = await catalog.read(catalog.genre_map)
+        by_id = await reads.read(reads.genre_map)
         return [by_id.get(genre_id) for genre_id in ids]
 
     return DataLoader(load_fn=load)

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from django.db import DatabaseError
 
 from movies import metrics
+from movies.catalog.sources.base import MovieEntry
+from movies.catalog.sources.local import LocalCatalogSource
+from movies.catalog.store import upsert_genres, upsert_movies
 from movies.records import DiscoverQuery, GenreRecord, ListKind, MovieDetails, MovieRecord, PageRecord
-from movies.sources.base import MovieEntry
-from movies.sources.local import LocalCatalogSource
-from movies.store import upsert_genres, upsert_movies
 from movies.tmdb import TmdbClient, TmdbPartialFailure
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The interface every catalog source implements.
 
 Methods are synchronous (HTTP and ORM); the GraphQL layer calls them off the
-event loop through the cached ``movies.catalog`` functions.
+event loop through the cached ``movies.catalog.reads`` functions.
 """
 
 from __future__ import annotations

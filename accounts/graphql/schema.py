@@ -7,9 +7,9 @@ from typing import Any
 import strawberry
 from asgiref.sync import sync_to_async
 
-from accounts import loaders as viewer_loaders
 from accounts import models, ratelimit, services, tokens
-from accounts.types import AuthPayload, Favorite, Preferences, Rating, User, WatchlistEntry
+from accounts.graphql import loaders as viewer_loaders
+from accounts.graphql.types import AuthPayload, Favorite, Preferences, Rating, User, WatchlistEntry
 from schema.context import Info
 from schema.permissions import IsAuthenticated, require_user
 

@@ -11,12 +11,12 @@ from asgiref.sync import sync_to_async
 from django.db.models import Model, QuerySet
 
 from accounts import models, services
-from movies.loaders import movie_loader
+from backend.errors import InvalidInput
+from movies.graphql.loaders import movie_loader
+from movies.graphql.types import Genre, Movie
 from movies.models import Genre as GenreModel
 from movies.records import MovieRecord
-from movies.types import Genre, Movie
 from schema.context import Info
-from schema.errors import BadUserInput
 
 MAX_LIMIT = 100
 logger = logging.getLogger(__name__)
@@ -125,9 +125,9 @@ class Preferences:
 
 def _check_window(offset: int, limit: int) -> None:
     if offset < 0:
-        raise BadUserInput("offset must not be negative.")
+        raise InvalidInput("offset must not be negative.")
     if not 1 <= limit <= MAX_LIMIT:
-        raise BadUserInput(f"limit must be between 1 and {MAX_LIMIT}.")
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}.")
 
 
 async def _user_rows(model: type[Model], user_id: int, offset: int, limit: int) -> tuple[int, list[Model]]:

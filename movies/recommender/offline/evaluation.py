@@ -22,18 +22,24 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from .baselines import ItemKNN, MostPopular
-from .content import ContentItem, ContentModel
-from .ease import ItemItemModel, fit_ease, lambda_scale, top_k
-from .metrics import RankingMetrics, evaluate_rankings
-from .split import stratified_split
+from movies.recommender.content import ContentItem, ContentModel
+from movies.recommender.ease import (
+    DEFAULT_NEIGHBORS,
+    EaseConfig,
+    ItemItemModel,
+    Weighting,
+    fit_ease,
+    top_k,
+)
+from movies.recommender.offline.baselines import ItemKNN, MostPopular
+from movies.recommender.offline.metrics import RankingMetrics, evaluate_rankings
+from movies.recommender.offline.split import stratified_split
 
-Weighting = Literal["binary", "rating"]
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 # Published MovieLens 100K rows of the Microsoft Recommenders README (k=10, same protocol).
@@ -73,66 +79,6 @@ DEFAULT_WEIGHT_EXPONENTS: tuple[float, ...] = (0.5, 1.0)  # rating ** t
 DEFAULT_DIAG_PENALTIES: tuple[float, ...] = (0.0, 2.0, 4.0, 8.0)  # EDLAE p / (1 - p)
 DEFAULT_USER_EXPONENTS: tuple[float, ...] = (0.0, 0.25)
 DEFAULT_VALIDATION_SPLITS = 3
-# 300 neighbours: the smallest N whose validation nDCG was within 0.001 of the dense B for the
-# tuned model (N = 100/200/300/400 tried on the seed+1 and seed+2 validation splits of ml-100k).
-DEFAULT_NEIGHBORS = 300
-
-
-@dataclass(frozen=True)
-class EaseConfig:
-    """One EASE variant: X weighting, lambda (relative) and the EDLAE / user-normalisation knobs.
-
-    The absolute lambda is ``lam_relative * lambda_scale(X ** weight_exponent, user_exponent)``,
-    recomputed on whatever matrix is trained, so a value tuned on the smaller validation matrix
-    transfers to the full training matrix.
-    """
-
-    lam_relative: float = 300.0
-    weighting: Weighting = "binary"
-    weight_exponent: float = 1.0
-    diag_penalty: float = 0.0
-    user_exponent: float = 0.0
-    popularity_blend: float = 0.0
-
-    def transformed(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        """``X`` with values raised to ``weight_exponent`` (what the model is trained on)."""
-        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
-        if self.weight_exponent != 1.0:
-            X.data = np.abs(X.data) ** self.weight_exponent
-        return X
-
-    def absolute_lambda(self, X: sp.csr_matrix) -> float:
-        """The lambda passed to :func:`fit_ease` for raw matrix ``X``."""
-        return self.lam_relative * lambda_scale(self.transformed(X), self.user_exponent)
-
-    def dense(self, X: sp.csr_matrix) -> np.ndarray:
-        """The dense B of this variant (no top-N cut)."""
-        Xt = self.transformed(X)
-        return fit_ease(Xt, self.absolute_lambda(X), self.diag_penalty, self.user_exponent)
-
-    def train(self, X: sp.csr_matrix, item_ids: np.ndarray, n_neighbors: int) -> ItemItemModel:
-        """The compact served model of this variant (weights are transformed inside the model)."""
-        return ItemItemModel.train(
-            X,
-            item_ids,
-            self.absolute_lambda(X),
-            n_neighbors,
-            {"weighting": self.weighting, "lambda_relative": self.lam_relative},
-            diag_penalty=self.diag_penalty,
-            user_exponent=self.user_exponent,
-            weight_exponent=self.weight_exponent,
-        )
-
-    def describe(self, X: sp.csr_matrix | None = None) -> str:
-        """Short human-readable summary for tables."""
-        x = "binary" if self.weighting == "binary" else f"rating^{self.weight_exponent:g}"
-        lam = f"lambda={self.lam_relative:g} rel" + (
-            f" ({self.absolute_lambda(X):.4g} abs)" if X is not None else ""
-        )
-        return (
-            f"X={x}, {lam}, EDLAE q={self.diag_penalty:g}, user exp={self.user_exponent:g}, "
-            f"pop blend={self.popularity_blend:g}"
-        )
 
 
 # --- data location and loaders ---------------------------------------------------------------
@@ -145,7 +91,7 @@ def shared_data_dir() -> Path:
     if env:
         base = Path(env).expanduser()
         return base / "data" if (base / "data").is_dir() and not (base / "movielens").is_dir() else base
-    repo_root = Path(__file__).resolve().parents[2]
+    repo_root = Path(__file__).resolve().parents[3]
     return repo_root.parent / "shared" / "data"
 
 

@@ -7,14 +7,22 @@ from typing import TypeVar
 import strawberry
 from asgiref.sync import sync_to_async
 
-from movies import catalog
-from movies.languages import ISO_639_1
-from movies.loaders import movie_loader
+from backend.errors import InvalidInput
+from movies.catalog import reads
+from movies.catalog.languages import ISO_639_1
+from movies.graphql.loaders import movie_loader
+from movies.graphql.types import (
+    DiscoverFilter,
+    DiscoverSort,
+    Genre,
+    Movie,
+    MoviePage,
+    Recommendation,
+    TimeWindow,
+)
 from movies.recommender.serving import MAX_RECOMMENDATIONS, recommendations_for
 from movies.records import MAX_IDS, MAX_PAGE, MAX_YEAR, MIN_YEAR, DiscoverQuery
-from movies.types import DiscoverFilter, DiscoverSort, Genre, Movie, MoviePage, Recommendation, TimeWindow
 from schema.context import Info
-from schema.errors import BadUserInput
 from schema.permissions import IsAuthenticated, require_user
 
 MAX_QUERY_LENGTH = 200
@@ -23,24 +31,24 @@ T = TypeVar("T")
 
 def check_page(page: int) -> None:
     if not 1 <= page <= MAX_PAGE:
-        raise BadUserInput(f"page must be between 1 and {MAX_PAGE}.")
+        raise InvalidInput(f"page must be between 1 and {MAX_PAGE}.")
 
 
 def check_year(name: str, year: int | None) -> None:
     if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
-        raise BadUserInput(f"{name} must be a year between {MIN_YEAR} and {MAX_YEAR}.")
+        raise InvalidInput(f"{name} must be a year between {MIN_YEAR} and {MAX_YEAR}.")
 
 
 def check_year_range(year_from: int | None, year_to: int | None) -> None:
     check_year("yearFrom", year_from)
     check_year("yearTo", year_to)
     if year_from is not None and year_to is not None and year_from > year_to:
-        raise BadUserInput("yearFrom must not be after yearTo.")
+        raise InvalidInput("yearFrom must not be after yearTo.")
 
 
 def check_language(language: str) -> None:
     if language not in ISO_639_1:
-        raise BadUserInput(f"{language!r} is not an ISO 639-1 language code (two lowercase letters).")
+        raise InvalidInput(f"{language!r} is not an ISO 639-1 language code (two lowercase letters).")
 
 
 def _given(value: T | None) -> T | None:
@@ -59,13 +67,13 @@ def discover_query(filter: DiscoverFilter | None, sort: DiscoverSort) -> Discove
     excluded = tuple(_given(filter.exclude_genre_ids) or ())
     check_year_range(year_from, year_to)
     if min_vote_average is not None and not 0 <= min_vote_average <= 10:
-        raise BadUserInput("minVoteAverage must be between 0 and 10.")
+        raise InvalidInput("minVoteAverage must be between 0 and 10.")
     if min_vote_count is not None and min_vote_count < 0:
-        raise BadUserInput("minVoteCount must not be negative.")
+        raise InvalidInput("minVoteCount must not be negative.")
     if language is not None:
         check_language(language)
     if set(genre_ids) & set(excluded):
-        raise BadUserInput("A genre cannot be both in genreIds and excludeGenreIds.")
+        raise InvalidInput("A genre cannot be both in genreIds and excludeGenreIds.")
     return DiscoverQuery(
         genre_ids=genre_ids,
         exclude_genre_ids=excluded,
@@ -81,14 +89,14 @@ def discover_query(filter: DiscoverFilter | None, sort: DiscoverSort) -> Discove
 
 async def _list(kind: str, page: int) -> MoviePage:
     check_page(page)
-    return MoviePage.from_record(await catalog.read(catalog.movie_list, kind, page))  # type: ignore[arg-type]
+    return MoviePage.from_record(await reads.read(reads.movie_list, kind, page))  # type: ignore[arg-type]
 
 
 @strawberry.type
 class CatalogQuery:
     @strawberry.field(description="All movie genres.")
     async def genres(self) -> list[Genre]:
-        return [Genre.from_record(genre) for genre in await catalog.read(catalog.genres)]
+        return [Genre.from_record(genre) for genre in await reads.read(reads.genres)]
 
     @strawberry.field(description="Movies trending today or this week.")
     async def trending_movies(self, time_window: TimeWindow = TimeWindow.WEEK, page: int = 1) -> MoviePage:
@@ -118,7 +126,7 @@ class CatalogQuery:
     @strawberry.field(description="at most 100 ids; order kept, null where an id is unknown")
     async def movies(self, info: Info, ids: list[int]) -> list[Movie | None]:
         if len(ids) > MAX_IDS:
-            raise BadUserInput(f"At most {MAX_IDS} ids per query.")
+            raise InvalidInput(f"At most {MAX_IDS} ids per query.")
         entries = await movie_loader(info).load_many(ids)
         return [Movie.of(*entry) if entry else None for entry in entries]
 
@@ -127,11 +135,11 @@ class CatalogQuery:
         check_page(page)
         text = " ".join(query.split())
         if not text:
-            raise BadUserInput("query must not be empty.")
+            raise InvalidInput("query must not be empty.")
         if len(text) > MAX_QUERY_LENGTH:
-            raise BadUserInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
+            raise InvalidInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
         check_year("year", year)
-        return MoviePage.from_record(await catalog.read(catalog.search, text, year, page))
+        return MoviePage.from_record(await reads.read(reads.search, text, year, page))
 
     @strawberry.field(description="Movies matching filters, sorted as asked.")
     async def discover_movies(
@@ -142,12 +150,12 @@ class CatalogQuery:
     ) -> MoviePage:
         check_page(page)
         query = discover_query(filter, sort_by)
-        return MoviePage.from_record(await catalog.read(catalog.discover, query, page))
+        return MoviePage.from_record(await reads.read(reads.discover, query, page))
 
     @strawberry.field(description="requires authentication", extensions=[IsAuthenticated()])
     async def recommendations(self, info: Info, limit: int = 20) -> list[Recommendation]:
         if not 1 <= limit <= MAX_RECOMMENDATIONS:
-            raise BadUserInput(f"limit must be between 1 and {MAX_RECOMMENDATIONS}.")
+            raise InvalidInput(f"limit must be between 1 and {MAX_RECOMMENDATIONS}.")
         found = await sync_to_async(recommendations_for)(require_user(info).pk, limit)
         return [
             Recommendation(movie=Movie.of(record), score=item.score, reasons=list(item.reasons))

@@ -12,12 +12,12 @@ from datetime import date
 import strawberry
 from django.conf import settings
 
-from accounts import loaders as viewer_loaders
-from movies import catalog
-from movies.loaders import genre_loader, movie_loader
+from accounts.graphql import loaders as viewer_loaders
+from backend.errors import InvalidInput
+from movies.catalog import reads
+from movies.graphql.loaders import genre_loader, movie_loader
 from movies.records import GenreRecord, MovieDetails, MovieRecord, PageRecord
 from schema.context import Info
-from schema.errors import BadUserInput
 
 MAX_SIMILAR = 50
 
@@ -133,7 +133,7 @@ class Movie:
         # Usually the genre list is in this process's memory: answer at once,
         # without a coroutine per movie. Otherwise hand graphql-core an
         # awaitable that goes through the request's genre loader.
-        by_id = catalog.genre_map(local_only=True)
+        by_id = reads.genre_map(local_only=True)
         if by_id is None:
             return self._genres_via_loader(info)  # type: ignore[return-value]
         return [Genre.from_record(by_id[genre_id]) for genre_id in self.record.genre_ids if genre_id in by_id]
@@ -197,11 +197,11 @@ class Movie:
     @strawberry.field(description="Movies like this one, most similar first (1 to 50).")
     async def similar(self, info: Info, limit: int = 10) -> list[Movie]:
         if not 1 <= limit <= MAX_SIMILAR:
-            raise BadUserInput(f"limit must be between 1 and {MAX_SIMILAR}.")
+            raise InvalidInput(f"limit must be between 1 and {MAX_SIMILAR}.")
         info.context.similar_budget -= limit
         if info.context.similar_budget < 0:
-            raise BadUserInput("Too many similar movies asked for in one request (at most 1000 in all).")
-        records = await catalog.read(catalog.similar, self.record.id, limit)
+            raise InvalidInput("Too many similar movies asked for in one request (at most 1000 in all).")
+        records = await reads.read(reads.similar, self.record.id, limit)
         return [Movie.of(record) for record in records]
 
     @strawberry.field(description="Whether the viewer has favorited it; false for anonymous viewers.")

@@ -6,7 +6,7 @@ Every read goes through here, so every source is cached the same way:
    path of a busy server needs no thread hop, no Redis round trip and no JSON
    decoding (``CATALOG_LOCAL_CACHE_SECONDS``);
 2. the shared cache (Redis) with the design's TTLs and stale copies
-   (``movies.cache_policy``);
+   (``movies.catalog.cache_policy``);
 3. the source (TMDb or the local database).
 
 The functions are synchronous. Each takes ``local_only``: with it, the call
@@ -25,18 +25,12 @@ from asgiref.sync import sync_to_async
 from cachetools import TTLCache
 from django.conf import settings
 
-from movies import cache_policy, metrics
-from movies.records import (
-    DiscoverQuery,
-    GenreRecord,
-    ListKind,
-    MovieDetails,
-    MovieRecord,
-    PageRecord,
-    UpstreamUnavailable,
-)
-from movies.sources.base import CatalogSource, MovieEntry
-from movies.sources.local import LocalCatalogSource
+from backend.errors import UpstreamUnavailable
+from movies import metrics
+from movies.catalog import cache_policy
+from movies.catalog.sources.base import CatalogSource, MovieEntry
+from movies.catalog.sources.local import LocalCatalogSource, SimilarIds
+from movies.records import DiscoverQuery, GenreRecord, ListKind, MovieDetails, MovieRecord, PageRecord
 
 T = TypeVar("T")
 
@@ -78,16 +72,26 @@ def locale() -> str:
     return f"{settings.TMDB_LANGUAGE}.{settings.TMDB_REGION or 'any'}"
 
 
+_similar_ids: SimilarIds | None = None
+
+
+def use_similarity(similar_ids: SimilarIds) -> None:
+    """Sets how the local source ranks similar movies (the recommender, from ``movies.apps``)."""
+    global _similar_ids
+    _similar_ids = similar_ids
+    get_source.cache_clear()
+
+
 @functools.cache
 def get_source() -> CatalogSource:
     """TMDb when configured (or forced by CATALOG_SOURCE), else the local catalog."""
     choice = settings.CATALOG_SOURCE
     has_key = bool(settings.TMDB_API_KEY or settings.TMDB_READ_ACCESS_TOKEN)
     if choice == "tmdb" or (choice == "auto" and has_key):
-        from movies.sources.tmdb import TmdbSource
+        from movies.catalog.sources.tmdb import TmdbSource
 
         return TmdbSource.from_settings()
-    return LocalCatalogSource()
+    return LocalCatalogSource(similar_ids=_similar_ids)
 
 
 def _read(

@@ -7,7 +7,7 @@ pool. Its lists mirror TMDb's with local meanings (README, "Local catalog").
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -15,27 +15,11 @@ from django.db import connection
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
-from movies.activity import recent_interactions
-from movies.models import Genre, Movie
+from movies.catalog.activity import recent_interactions
+from movies.catalog.sources.base import MovieEntry
+from movies.models import LIST_COLUMNS, Genre, Movie
 from movies.records import MAX_PAGE, PAGE_SIZE, DiscoverQuery, GenreRecord, ListKind, MovieRecord, PageRecord
-from movies.sources.base import MovieEntry
 
-# Columns a list page needs; detail columns stay on disk until asked for.
-LIST_COLUMNS = (
-    "id",
-    "title",
-    "original_title",
-    "original_language",
-    "overview",
-    "release_date",
-    "vote_average",
-    "vote_count",
-    "popularity",
-    "adult",
-    "poster_path",
-    "backdrop_path",
-    "genre_ids",
-)
 SORTS = {
     "popularity_desc": (F("popularity").desc(nulls_last=True), "id"),
     "vote_average_desc": (
@@ -47,6 +31,8 @@ SORTS = {
     "revenue_desc": (F("revenue").desc(nulls_last=True), "id"),
     "title_asc": ("title", "id"),
 }
+# (movie id, limit) -> ids of the most similar movies, best first.
+SimilarIds = Callable[[int, int], list[int]]
 NOW_PLAYING_DAYS = 60
 UPCOMING_DAYS = 120
 # The default reference date sits this far before the newest release, so the
@@ -86,9 +72,16 @@ def page_of_ids(ordered_ids: Sequence[int], page: int) -> PageRecord:
 
 
 class LocalCatalogSource:
-    """Catalog reads from the Movie and Genre tables."""
+    """Catalog reads from the Movie and Genre tables.
+
+    ``similar_ids`` ranks similar movies; the recommender provides it (wired in
+    ``movies.apps``), so the catalog never imports the recommender.
+    """
 
     name = "local"
+
+    def __init__(self, similar_ids: SimilarIds | None = None) -> None:
+        self.similar_ids = similar_ids
 
     def genres(self) -> list[GenreRecord]:
         return [genre.to_record() for genre in Genre.objects.order_by("name")]
@@ -205,9 +198,7 @@ class LocalCatalogSource:
         return paginate(movies.order_by(*SORTS[query.sort]), page)
 
     def similar(self, movie_id: int, limit: int) -> list[MovieRecord]:
-        from movies.recommender.serving import get_recommender
-
-        ids = get_recommender().similar(movie_id, limit)
+        ids = self.similar_ids(movie_id, limit) if self.similar_ids else []
         rows = Movie.objects.only(*LIST_COLUMNS).in_bulk(ids)
         return [rows[similar_id].to_record() for similar_id in ids if similar_id in rows]
 

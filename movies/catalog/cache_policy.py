@@ -20,8 +20,8 @@ from typing import Any, Literal
 from django.conf import settings
 from django.core.cache import cache
 
+from backend.errors import UpstreamUnavailable
 from movies import metrics
-from movies.records import UpstreamUnavailable
 
 logger = logging.getLogger(__name__)
 

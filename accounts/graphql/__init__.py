@@ -1,0 +1,1 @@
+"""Accounts' GraphQL face: user and list types, auth and list mutations, per-viewer loaders."""
