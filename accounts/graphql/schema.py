@@ -103,15 +103,12 @@ class AccountMutation:
         )
 
     @strawberry.mutation(
-        description=(
-            "Needs the current password. Signs out every session: all the account's tokens, "
-            "access tokens included, stop working."
-        ),
+        description="revokes every other session; the caller gets a fresh pair and stays signed in",
         extensions=[IsAuthenticated()],
     )
-    async def change_password(self, info: Info, old_password: str, new_password: str) -> bool:
-        await sync_to_async(services.change_password)(require_user(info), old_password, new_password)
-        return True
+    async def change_password(self, info: Info, old_password: str, new_password: str) -> AuthPayload:
+        pair = await sync_to_async(services.change_password)(require_user(info), old_password, new_password)
+        return _payload(pair)
 
     @strawberry.mutation(
         description="Deletes the account and all its lists; needs the password.",

@@ -104,6 +104,12 @@ def _genres(prefs: models.Preferences, relation: str) -> list[Genre]:
 
 @strawberry_django.type(models.Preferences, description="What the user likes; shapes recommendations.")
 class Preferences:
+    @strawberry_django.field(description="stable per user, for client caches")
+    def id(self) -> strawberry.ID:
+        # The user's id: defaults that were never saved have no row id of their own, yet
+        # a client cache must see the same object before and after the first save.
+        return strawberry.ID(str(self.user_id))  # type: ignore[attr-defined]
+
     min_vote_average: float | None
     year_from: int | None
     year_to: int | None
