@@ -19,8 +19,15 @@ from strawberry.tools import merge_types
 from accounts.graphql.schema import AccountMutation, AccountQuery
 from movies.graphql.schema import CatalogQuery
 
+# The roots each app declares, merged; described here, where they become one.
 Query = merge_types("Query", (CatalogQuery, AccountQuery))
 Mutation = merge_types("Mutation", (AccountMutation,))
+Query.__strawberry_definition__.description = (
+    "Reads: the movie catalog (anonymous), the viewer and recommendations."  # type: ignore[attr-defined]
+)
+Mutation.__strawberry_definition__.description = (
+    "Writes: accounts and sessions, the viewer's lists and preferences."  # type: ignore[attr-defined]
+)
 
 # The limit rules are classes built once: ValidationCache keys on the rule
 # classes, so limiters constructed per request would never hit the cache.
