@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -137,6 +138,27 @@ def test_graphiql_page_is_served_with_local_assets_only(client: Client) -> None:
         served = client.get(asset)
         assert served.status_code == 200, asset
         assert b"".join(served.streaming_content if served.streaming else [served.content])
+
+
+def test_graphiql_first_load_is_compressed_under_1_5_mb(settings: Any, tmp_path: Path) -> None:
+    """What `make run` and the image serve: collected files, gzipped by whitenoise's storage."""
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.WHITENOISE_USE_FINDERS = False
+    call_command("collectstatic", "--no-input", verbosity=0)
+    client = Client()  # a new handler: whitenoise indexes the collected files
+    wire = {"Accept-Encoding": "gzip, deflate, br"}
+    page = client.get("/graphql", headers={"Accept": "text/html", **wire})
+    assert page.status_code == 200
+    total = len(page.content)
+    for asset in re.findall(r"""(?:src|href)=["'](/static/[^"']+)""", gzip.decompress(page.content).decode()):
+        served = client.get(asset, headers=wire)
+        assert served.status_code == 200, asset
+        assert served["Content-Encoding"] in {"gzip", "br"}, asset
+        total += int(served["Content-Length"])
+    print(f"GraphiQL first load: {total:,} bytes on the wire")
+    assert total < 1_500_000
 
 
 @pytest.mark.django_db
