@@ -173,6 +173,9 @@ STORAGES = {
 # Collected files (gzipped by the storage above; `make run` and the image collect
 # them) when collectstatic has run, else the source folders, uncompressed.
 WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not STATIC_ROOT.is_dir())
+# The example web client (plain HTML + ES modules) at `/`, served as files like any frontend's.
+WHITENOISE_ROOT = BASE_DIR / "web"
+WHITENOISE_INDEX_FILE = True
 
 # --- GraphQL --------------------------------------------------------------
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
