@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
-WORKERS ?= 2
 
 .PHONY: run test lint format schema bench catalog clean
 
@@ -19,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py load_catalog --if-empty
 	$(BIN)/python manage.py collectstatic --no-input -v 0
-	$(BIN)/gunicorn backend.asgi:application -c backend/gunicorn.conf.py -b $(HOST):$(PORT) -w $(WORKERS)
+	$(BIN)/gunicorn backend.asgi:application -c backend/gunicorn.conf.py  # BIND, WEB_CONCURRENCY: env or .env
 
 ## test: the whole suite with coverage (floor 90%)
 test: $(STAMP)

@@ -144,6 +144,12 @@ def tmdb_catalog(settings: Any, fake_tmdb: Any) -> Iterator[Any]:  # noqa: F811
 
 
 @pytest.fixture(autouse=True)
+def _static_from_sources(settings: Any) -> None:
+    """Static files come from the source folders, never from a stale collectstatic in the checkout."""
+    settings.WHITENOISE_USE_FINDERS = True
+
+
+@pytest.fixture(autouse=True)
 def _no_trained_model(settings: Any, tmp_path: Any) -> None:
     """Each test starts with no collaborative model (a developer's var/ file must not leak in)."""
     settings.RECOMMENDER_MODEL_PATH = tmp_path / "recommender.npz"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 from asgiref.sync import sync_to_async
 
 from backend.errors import InvalidInput
 from movies.catalog import reads
+from movies.catalog.cache_policy import TTL, CacheKind
 from movies.catalog.languages import ISO_639_1
 from movies.graphql.loaders import movie_loader
 from movies.graphql.types import (
@@ -23,10 +24,19 @@ from movies.graphql.types import (
 from movies.recommender.serving import MAX_RECOMMENDATIONS, recommendations_for
 from movies.records import MAX_IDS, MAX_PAGE, MAX_YEAR, MIN_YEAR, DiscoverQuery
 from schema.context import Info
+from schema.operations import MAX_AGE
 from schema.permissions import IsAuthenticated, require_user
 
 MAX_QUERY_LENGTH = 200
 T = TypeVar("T")
+
+
+Page = Annotated[int, strawberry.argument(description="Page number, 1 to 500; 20 movies a page.")]
+
+
+def cached(kind: CacheKind) -> dict[str, int]:
+    """Field metadata: a shared cache may keep an anonymous answer reading it as long as the catalog does."""
+    return {MAX_AGE: TTL[kind]}
 
 
 def check_page(page: int) -> None:
@@ -94,44 +104,71 @@ async def _list(kind: str, page: int) -> MoviePage:
 
 @strawberry.type
 class CatalogQuery:
-    @strawberry.field(description="All movie genres.")
+    @strawberry.field(description="All movie genres.", metadata=cached("genres"))
     async def genres(self) -> list[Genre]:
         return [Genre.from_record(genre) for genre in await reads.read(reads.genres)]
 
-    @strawberry.field(description="Movies trending today or this week.")
-    async def trending_movies(self, time_window: TimeWindow = TimeWindow.WEEK, page: int = 1) -> MoviePage:
+    @strawberry.field(description="Movies trending today or this week.", metadata=cached("trending"))
+    async def trending_movies(
+        self,
+        time_window: Annotated[
+            TimeWindow, strawberry.argument(description="Today or this week.")
+        ] = TimeWindow.WEEK,
+        page: Page = 1,
+    ) -> MoviePage:
         return await _list(f"trending_{time_window.value}", page)
 
-    @strawberry.field(description="Most popular movies right now.")
-    async def popular_movies(self, page: int = 1) -> MoviePage:
+    @strawberry.field(description="Most popular movies right now.", metadata=cached("list"))
+    async def popular_movies(self, page: Page = 1) -> MoviePage:
         return await _list("popular", page)
 
-    @strawberry.field(description="Highest rated movies (with enough votes to count).")
-    async def top_rated_movies(self, page: int = 1) -> MoviePage:
+    @strawberry.field(
+        description="Highest rated movies (with enough votes to count).", metadata=cached("list")
+    )
+    async def top_rated_movies(self, page: Page = 1) -> MoviePage:
         return await _list("top_rated", page)
 
-    @strawberry.field(description="Movies in cinemas now.")
-    async def now_playing_movies(self, page: int = 1) -> MoviePage:
+    @strawberry.field(description="Movies in cinemas now.", metadata=cached("list"))
+    async def now_playing_movies(self, page: Page = 1) -> MoviePage:
         return await _list("now_playing", page)
 
-    @strawberry.field(description="Movies coming to cinemas soon.")
-    async def upcoming_movies(self, page: int = 1) -> MoviePage:
+    @strawberry.field(description="Movies coming to cinemas soon.", metadata=cached("list"))
+    async def upcoming_movies(self, page: Page = 1) -> MoviePage:
         return await _list("upcoming", page)
 
-    @strawberry.field(description="One movie by TMDb id; null if there is no such movie.")
-    async def movie(self, info: Info, id: int) -> Movie | None:
+    @strawberry.field(
+        description="One movie by TMDb id; null if there is no such movie.", metadata=cached("movie")
+    )
+    async def movie(
+        self, info: Info, id: Annotated[int, strawberry.argument(description="TMDb movie id.")]
+    ) -> Movie | None:
         entry = await movie_loader(info).load(id)
         return Movie.of(*entry) if entry else None
 
-    @strawberry.field(description="at most 100 ids; order kept, null where an id is unknown")
-    async def movies(self, info: Info, ids: list[int]) -> list[Movie | None]:
+    @strawberry.field(
+        description="at most 100 ids; order kept, null where an id is unknown", metadata=cached("movie")
+    )
+    async def movies(
+        self,
+        info: Info,
+        ids: Annotated[list[int], strawberry.argument(description="TMDb movie ids, at most 100.")],
+    ) -> list[Movie | None]:
         if len(ids) > MAX_IDS:
             raise InvalidInput(f"At most {MAX_IDS} ids per query.")
         entries = await movie_loader(info).load_many(ids)
         return [Movie.of(*entry) if entry else None for entry in entries]
 
-    @strawberry.field(description="Movies matching a title (typos tolerated on PostgreSQL).")
-    async def search_movies(self, query: str, year: int | None = None, page: int = 1) -> MoviePage:
+    @strawberry.field(
+        description="Movies matching a title (typos tolerated on PostgreSQL).", metadata=cached("search")
+    )
+    async def search_movies(
+        self,
+        query: Annotated[str, strawberry.argument(description="Words of the title, up to 200 characters.")],
+        year: Annotated[
+            int | None, strawberry.argument(description="Only movies released that year.")
+        ] = None,
+        page: Page = 1,
+    ) -> MoviePage:
         check_page(page)
         text = " ".join(query.split())
         if not text:
@@ -141,19 +178,26 @@ class CatalogQuery:
         check_year("year", year)
         return MoviePage.from_record(await reads.read(reads.search, text, year, page))
 
-    @strawberry.field(description="Movies matching filters, sorted as asked.")
+    @strawberry.field(description="Movies matching filters, sorted as asked.", metadata=cached("discover"))
     async def discover_movies(
         self,
-        filter: DiscoverFilter | None = None,
-        sort_by: DiscoverSort = DiscoverSort.POPULARITY_DESC,
-        page: int = 1,
+        filter: Annotated[
+            DiscoverFilter | None,
+            strawberry.argument(description="What the movies must match; all if left out."),
+        ] = None,
+        sort_by: Annotated[DiscoverSort, strawberry.argument(description="Order of the results.")] = (
+            DiscoverSort.POPULARITY_DESC
+        ),
+        page: Page = 1,
     ) -> MoviePage:
         check_page(page)
         query = discover_query(filter, sort_by)
         return MoviePage.from_record(await reads.read(reads.discover, query, page))
 
     @strawberry.field(description="requires authentication", extensions=[IsAuthenticated()])
-    async def recommendations(self, info: Info, limit: int = 20) -> list[Recommendation]:
+    async def recommendations(
+        self, info: Info, limit: Annotated[int, strawberry.argument(description="How many, 1 to 100.")] = 20
+    ) -> list[Recommendation]:
         if not 1 <= limit <= MAX_RECOMMENDATIONS:
             raise InvalidInput(f"limit must be between 1 and {MAX_RECOMMENDATIONS}.")
         found = await sync_to_async(recommendations_for)(require_user(info).pk, limit)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import date
+from typing import Annotated, TypeVar
 
 import strawberry
 from django.conf import settings
@@ -20,15 +21,18 @@ from movies.records import GenreRecord, MovieDetails, MovieRecord, PageRecord
 from schema.context import Info
 
 MAX_SIMILAR = 50
+ImageSizeT = TypeVar("ImageSizeT")
+# Generic alias: `ImageSize[PosterSize]` is the enum with the argument's description.
+ImageSize = Annotated[ImageSizeT, strawberry.argument(description="Image size; widths in pixels.")]
 
 
-@strawberry.enum
+@strawberry.enum(description="The window of a trending list.")
 class TimeWindow(enum.Enum):
     DAY = "day"
     WEEK = "week"
 
 
-@strawberry.enum
+@strawberry.enum(description="TMDb poster widths in pixels, or the original file.")
 class PosterSize(enum.Enum):
     W92 = "w92"
     W154 = "w154"
@@ -39,7 +43,7 @@ class PosterSize(enum.Enum):
     ORIGINAL = "original"
 
 
-@strawberry.enum
+@strawberry.enum(description="TMDb backdrop widths in pixels, or the original file.")
 class BackdropSize(enum.Enum):
     W300 = "w300"
     W780 = "w780"
@@ -47,7 +51,7 @@ class BackdropSize(enum.Enum):
     ORIGINAL = "original"
 
 
-@strawberry.enum
+@strawberry.enum(description="The order of discoverMovies results.")
 class DiscoverSort(enum.Enum):
     POPULARITY_DESC = "popularity_desc"
     VOTE_AVERAGE_DESC = "vote_average_desc"
@@ -58,8 +62,8 @@ class DiscoverSort(enum.Enum):
 
 @strawberry.type(description="A TMDb movie genre.")
 class Genre:
-    id: int
-    name: str
+    id: int = strawberry.field(description="TMDb genre id, e.g. 28 for Action.")
+    name: str = strawberry.field(description="English genre name.")
 
     @classmethod
     def from_record(cls, record: GenreRecord) -> Genre:
@@ -83,18 +87,20 @@ class Movie:
     # Plain fields, copied from the record once: strawberry resolves them with a
     # getattr, several times cheaper per field than a resolver method.
     id: int = strawberry.field(description="TMDb movie id.")
-    title: str
-    original_title: str | None
+    title: str = strawberry.field(description="Title in the catalog's language.")
+    original_title: str | None = strawberry.field(description="Title in the original language.")
     original_language: str | None = strawberry.field(description="ISO 639-1 code of the original language.")
-    overview: str | None
-    release_date: date | None
+    overview: str | None = strawberry.field(description="Plot summary.")
+    release_date: date | None = strawberry.field(description="First release date.")
     year: int | None = strawberry.field(description="Year of release.")
     vote_average: float | None = strawberry.field(description="TMDb average vote, 0 to 10.")
-    vote_count: int | None
+    vote_count: int | None = strawberry.field(description="Number of TMDb votes behind voteAverage.")
     popularity: float | None = strawberry.field(description="TMDb popularity score.")
-    adult: bool
+    adult: bool = strawberry.field(description="Adult content (hidden unless asked for).")
     poster_path: str | None = strawberry.field(description="TMDb image path; see posterUrl for a full URL.")
-    backdrop_path: str | None
+    backdrop_path: str | None = strawberry.field(
+        description="TMDb image path; see backdropUrl for a full URL."
+    )
     record: strawberry.Private[MovieRecord]
     # Known when the movie came from a details lookup; else fetched on demand.
     known_details: strawberry.Private[MovieDetails | None] = None
@@ -121,11 +127,11 @@ class Movie:
         )
 
     @strawberry.field(description="Full poster image URL at the given size; null without a poster.")
-    def poster_url(self, size: PosterSize = PosterSize.W500) -> str | None:
+    def poster_url(self, size: ImageSize[PosterSize] = PosterSize.W500) -> str | None:
         return _image_url(self.record.poster_path, size.value)
 
     @strawberry.field(description="Full backdrop image URL at the given size; null without one.")
-    def backdrop_url(self, size: BackdropSize = BackdropSize.W780) -> str | None:
+    def backdrop_url(self, size: ImageSize[BackdropSize] = BackdropSize.W780) -> str | None:
         return _image_url(self.record.backdrop_path, size.value)
 
     @strawberry.field(description="The movie's genres (batched per request).")
@@ -195,7 +201,11 @@ class Movie:
         return list((await self._details(info)).keywords)
 
     @strawberry.field(description="Movies like this one, most similar first (1 to 50).")
-    async def similar(self, info: Info, limit: int = 10) -> list[Movie]:
+    async def similar(
+        self,
+        info: Info,
+        limit: Annotated[int, strawberry.argument(description="How many, 1 to 50.")] = 10,
+    ) -> list[Movie]:
         if not 1 <= limit <= MAX_SIMILAR:
             raise InvalidInput(f"limit must be between 1 and {MAX_SIMILAR}.")
         info.context.similar_budget -= limit
@@ -219,10 +229,10 @@ class Movie:
 
 @strawberry.type(description="One page of a TMDb-style list: 20 results a page, pages 1..500.")
 class MoviePage:
-    page: int
-    total_pages: int
-    total_results: int
-    results: list[Movie]
+    page: int = strawberry.field(description="This page's number, from 1.")
+    total_pages: int = strawberry.field(description="Pages in the list (at most 500 can be asked for).")
+    total_results: int = strawberry.field(description="Movies in the whole list.")
+    results: list[Movie] = strawberry.field(description="Up to 20 movies, in the list's order.")
 
     @classmethod
     def from_record(cls, record: PageRecord) -> MoviePage:
@@ -236,20 +246,36 @@ class MoviePage:
 
 @strawberry.input(description="Filters for discoverMovies; every field is optional.")
 class DiscoverFilter:
-    genre_ids: list[int] | None = strawberry.UNSET
-    exclude_genre_ids: list[int] | None = strawberry.UNSET
-    year_from: int | None = strawberry.UNSET
-    year_to: int | None = strawberry.UNSET
-    min_vote_average: float | None = strawberry.UNSET
-    min_vote_count: int | None = strawberry.UNSET
-    language: str | None = strawberry.UNSET
-    include_adult: bool = False
+    genre_ids: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, description="Movies with all of these genres."
+    )
+    exclude_genre_ids: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, description="Movies with none of these genres."
+    )
+    year_from: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Released in or after this year."
+    )
+    year_to: int | None = strawberry.field(
+        default=strawberry.UNSET, description="Released in or before this year."
+    )
+    min_vote_average: float | None = strawberry.field(
+        default=strawberry.UNSET, description="At least this TMDb vote average, 0 to 10."
+    )
+    min_vote_count: int | None = strawberry.field(
+        default=strawberry.UNSET, description="At least this many TMDb votes."
+    )
+    language: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Original language, an ISO 639-1 code such as en."
+    )
+    include_adult: bool = strawberry.field(default=False, description="Include adult titles.")
 
 
 @strawberry.type(description="A movie recommended to the viewer, with why.")
 class Recommendation:
-    movie: Movie
-    score: float
+    movie: Movie = strawberry.field(description="The recommended movie.")
+    score: float = strawberry.field(
+        description="Relative strength; higher first, comparable within one answer."
+    )
     reasons: list[str] = strawberry.field(
         description="Human-readable: 'Because you liked Heat', 'Matches your favorite genre: Crime'"
     )
