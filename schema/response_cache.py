@@ -75,7 +75,9 @@ def key_for(request: HttpRequest) -> str | None:
     query = payload.get("query") if isinstance(payload, dict) else None
     if not isinstance(query, str) or not _only_queries(query):
         return None
-    return hashlib.sha256(body).hexdigest()
+    # The answer depends on the language asked for (TMDb translates titles and overviews).
+    language = request.headers.get("Accept-Language", "")[:100].encode()
+    return hashlib.sha256(body + b"\0" + language).hexdigest()
 
 
 def get(key: str) -> bytes | None:

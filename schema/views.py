@@ -10,6 +10,7 @@ from strawberry.django.views import AsyncGraphQLView
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
+from movies.catalog import locale
 from schema import response_cache
 from schema.context import Context
 from schema.errors import coded
@@ -31,6 +32,8 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
         from accounts.auth import authenticate_request
 
+        # Catalog fields follow the request's language where the source translates (TMDb).
+        locale.use_language(locale.from_accept_language(request.headers.get("Accept-Language", "")))
         user, error = await authenticate_request(request)
         # The JWT decides who is asking, never a session cookie (this view is CSRF-exempt).
         request.user = user if user is not None else AnonymousUser()
