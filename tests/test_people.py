@@ -284,9 +284,14 @@ def test_tmdb_down_serves_stale_credits_then_our_stored_ones(gql: GraphQL, tmdb_
     assert cast == [{"person": {"name": "Christian Bale"}}]
 
 
-def test_tmdb_person_without_any_copy_is_upstream_unavailable(gql: GraphQL, tmdb_catalog: Any) -> None:
+def test_tmdb_down_people_we_store_answer_others_are_upstream_unavailable(
+    gql: GraphQL, tmdb_catalog: Any
+) -> None:
     tmdb_catalog.down = True
-    response = gql(PERSON, {"id": NOLAN})
+    person = gql(PERSON, {"id": NOLAN}).ok()["person"]  # from the bundled catalog's tables
+    assert person["name"] == "Christopher Nolan"
+    assert "The Dark Knight" in {c["movie"]["title"] for c in person["movieCredits"]["crew"]}
+    response = gql(PERSON, {"id": 999999999})  # only TMDb could say whether it exists
     assert response.codes == ["UPSTREAM_UNAVAILABLE"]
 
 

@@ -352,12 +352,12 @@ def credits(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieCred
 
 def people(ids: Sequence[int], local_only: bool = False) -> dict[int, PersonEntry]:
     """People (with details where the source has them) by id; unknown ids are absent."""
-    return _read_kind("person", ids, local_only, "people")
+    return _read_kind("person", ids, local_only, "people", "fallback_people")
 
 
 def person_credits(ids: Sequence[int], local_only: bool = False) -> dict[int, PersonCredits]:
     """The films of people by id, newest first; from TMDb's person call."""
-    return _read_kind("person-credits", ids, local_only, "person_credits")
+    return _read_kind("person-credits", ids, local_only, "person_credits", "fallback_person_credits")
 
 
 def search_people(query: str, page: int, local_only: bool = False) -> PersonPageRecord | None:

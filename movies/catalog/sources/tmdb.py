@@ -105,6 +105,14 @@ class TmdbSource:
     def people(self, ids: Sequence[int]) -> dict[int, PersonEntry]:
         return {person_id: entry for person_id, (entry, _) in self.person_bundles(ids).items()}
 
+    def fallback_people(self, ids: Sequence[int]) -> dict[int, PersonEntry]:
+        """Our stored people (the bundled catalog's), for when TMDb cannot answer."""
+        return self.local.people(ids)
+
+    def fallback_person_credits(self, ids: Sequence[int]) -> dict[int, PersonCredits]:
+        """The films we store of the people we store, for when TMDb cannot answer."""
+        return self.local.person_credits(list(self.local.people(ids)))
+
     def person_credits(self, ids: Sequence[int]) -> dict[int, PersonCredits]:
         return {person_id: credits for person_id, (_, credits) in self.person_bundles(ids).items()}
 
