@@ -259,6 +259,11 @@ TMDB_IMAGE_BASE_URL = env.str("TMDB_IMAGE_BASE_URL", default="https://image.tmdb
 CATALOG_SOURCE = env.str("CATALOG_SOURCE", default="auto")
 CATALOG_REFERENCE_DATE = env.str("CATALOG_REFERENCE_DATE", default="") or None
 CATALOG_TOP_RATED_MIN_VOTES = env.int("CATALOG_TOP_RATED_MIN_VOTES", default=300)
+# Local catalog search: "auto" (PostgreSQL full-text + trigram on PostgreSQL, the
+# in-memory fuzzy index elsewhere) or "fuzzy" (the in-memory index on any database).
+CATALOG_SEARCH = env.str("CATALOG_SEARCH", default="auto")
+if CATALOG_SEARCH not in ("auto", "fuzzy"):
+    raise ImproperlyConfigured("CATALOG_SEARCH must be auto or fuzzy")
 CACHE_VERSION = env.int("CACHE_VERSION", default=1)
 
 # --- JWT (djangorestframework-simplejwt's token machinery) -----------------

@@ -148,7 +148,7 @@ def response(request: HttpRequest, answer: Answer) -> HttpResponse:
         result[name] = value
     result["Cache-Control"] = answer.cache_control
     # The answer depends on who asks and which media type they accept.
-    patch_vary_headers(result, ("Accept", "Authorization"))
+    patch_vary_headers(result, ("Accept", "Accept-Language", "Authorization"))
     if answer.retry_after is not None:
         result["Retry-After"] = str(answer.retry_after)
     if answer.cache_control != PRIVATE and request.method == "GET":

@@ -53,17 +53,20 @@ def clear() -> None:
 
 
 def key_for(
-    method: str, media_type: str, query: str, variables: Any, operation_name: str | None
+    method: str, media_type: str, query: str, variables: Any, operation_name: str | None, language: str
 ) -> str | None:
     """The cache key of an anonymous query's answer, or None when the cache is off.
 
     The caller decides what may be kept (schema.views: anonymous queries only).
-    Method and media type are part of the key: they change the answer's headers.
+    Method and media type are part of the key: they change the answer's headers; so is
+    the language, which TMDb's titles and overviews follow.
     """
     if _cache() is None:
         return None
     try:
-        identity = json.dumps([method, media_type, query, variables, operation_name], sort_keys=True)
+        identity = json.dumps(
+            [method, media_type, query, variables, operation_name, language], sort_keys=True
+        )
     except (TypeError, ValueError, RecursionError):
         return None
     return hashlib.sha256(identity.encode()).hexdigest()

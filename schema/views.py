@@ -23,6 +23,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from movies.catalog import locale
 from schema import http, operations, persisted_queries, response_cache
 from schema.context import Context
 from schema.errors import INTERNAL_SERVER_ERROR, coded
@@ -77,6 +78,9 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
                 return await self.render_graphql_ide(request)
             raise http.RequestError(400, "No GraphQL query found in the request.")
         graphql_request = http.read_request(request)
+        # Catalog fields follow the request's language where the source translates (TMDb);
+        # set before the replay key, which depends on it.
+        locale.use_language(locale.from_accept_language(request.headers.get("Accept-Language", "")))
         query, to_register = persisted_queries.resolve(graphql_request)
         operation = operations.describe(self.schema._schema, query, graphql_request.operation_name)
         if request.method == "GET" and operation.kind not in (None, OperationType.QUERY):
@@ -90,6 +94,7 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
                 query,
                 graphql_request.variables,
                 graphql_request.operation_name,
+                locale.language(),
             )
         if key is not None and (kept := response_cache.get(key)) is not None:
             return http.response(request, kept)

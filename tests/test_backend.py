@@ -298,6 +298,10 @@ def test_admin_lists_the_project_models(client: Client, db: None) -> None:
         "accounts/preferences",
         "movies/movie",
         "movies/genre",
+        "movies/person",
+        "movies/company",
+        "movies/movie/155/change",
+        "movies/person/525/change",
     ):
         assert client.get(f"/admin/{path}/").status_code == 200, path
 

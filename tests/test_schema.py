@@ -230,7 +230,7 @@ def test_an_anonymous_persisted_get_is_public_for_the_shortest_ttl_read(client: 
     # trending lives 30 min in the catalog cache, popular 1 h: the shorter wins.
     assert response["Cache-Control"] == "public, max-age=1800"
     vary = {part.strip().lower() for part in response["Vary"].split(",")}
-    assert {"accept", "authorization"} <= vary
+    assert {"accept", "accept-language", "authorization"} <= vary
     etag = response["ETag"]
     again = get(client, {"extensions": persisted(HOME)}, **{"If-None-Match": etag})
     assert again.status_code == 304

@@ -11,18 +11,20 @@ from backend.errors import InvalidInput
 from movies.catalog import reads
 from movies.catalog.cache_policy import TTL, CacheKind
 from movies.catalog.languages import ISO_639_1
-from movies.graphql.loaders import movie_loader
+from movies.graphql.loaders import movie_loader, person_loader
 from movies.graphql.types import (
     DiscoverFilter,
     DiscoverSort,
     Genre,
     Movie,
     MoviePage,
+    Person,
+    PersonPage,
     Recommendation,
     TimeWindow,
 )
 from movies.recommender.serving import MAX_RECOMMENDATIONS, recommendations_for
-from movies.records import MAX_IDS, MAX_PAGE, MAX_YEAR, MIN_YEAR, DiscoverQuery
+from movies.records import MAX_IDS, MAX_PAGE, MAX_PEOPLE_IDS, MAX_YEAR, MIN_YEAR, DiscoverQuery
 from schema.context import Info
 from schema.operations import MAX_AGE
 from schema.permissions import IsAuthenticated, require_user
@@ -61,6 +63,26 @@ def check_language(language: str) -> None:
         raise InvalidInput(f"{language!r} is not an ISO 639-1 language code (two lowercase letters).")
 
 
+def clean_query(query: str) -> str:
+    """Free text with runs of whitespace as one space; empty or overlong text is bad input."""
+    text = " ".join(query.split())
+    if not text:
+        raise InvalidInput("query must not be empty.")
+    if len(text) > MAX_QUERY_LENGTH:
+        raise InvalidInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
+    return text
+
+
+def _people_ids(ids: list[int] | None) -> tuple[int, ...]:
+    """Distinct person ids in the order given (repeats ignored), at most MAX_PEOPLE_IDS."""
+    unique = tuple(dict.fromkeys(ids or ()))
+    if len(unique) > MAX_PEOPLE_IDS:
+        raise InvalidInput(f"withPeopleIds may name at most {MAX_PEOPLE_IDS} people.")
+    if any(person_id <= 0 for person_id in unique):
+        raise InvalidInput("withPeopleIds must be positive TMDb person ids.")
+    return unique
+
+
 def _given(value: T | None) -> T | None:
     """An optional input field's value; left out (UNSET) reads as None."""
     return None if value is strawberry.UNSET else value
@@ -73,6 +95,7 @@ def discover_query(filter: DiscoverFilter | None, sort: DiscoverSort) -> Discove
     year_from, year_to = _given(filter.year_from), _given(filter.year_to)
     min_vote_average, min_vote_count = _given(filter.min_vote_average), _given(filter.min_vote_count)
     language = _given(filter.language)
+    people_ids = _people_ids(_given(filter.with_people_ids))
     genre_ids = tuple(_given(filter.genre_ids) or ())
     excluded = tuple(_given(filter.exclude_genre_ids) or ())
     check_year_range(year_from, year_to)
@@ -94,6 +117,7 @@ def discover_query(filter: DiscoverFilter | None, sort: DiscoverSort) -> Discove
         language=language,
         include_adult=filter.include_adult,
         sort=sort.value,
+        people_ids=people_ids,
     )
 
 
@@ -159,7 +183,7 @@ class CatalogQuery:
         return [Movie.of(*entry) if entry else None for entry in entries]
 
     @strawberry.field(
-        description="Movies matching a title (typos tolerated on PostgreSQL).", metadata=cached("search")
+        description="Movies matching a title, best first; typos tolerated.", metadata=cached("search")
     )
     async def search_movies(
         self,
@@ -170,13 +194,32 @@ class CatalogQuery:
         page: Page = 1,
     ) -> MoviePage:
         check_page(page)
-        text = " ".join(query.split())
-        if not text:
-            raise InvalidInput("query must not be empty.")
-        if len(text) > MAX_QUERY_LENGTH:
-            raise InvalidInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
+        text = clean_query(query)
         check_year("year", year)
         return MoviePage.from_record(await reads.read(reads.search, text, year, page))
+
+    @strawberry.field(
+        description="One person by TMDb id; null if there is no such person.", metadata=cached("person")
+    )
+    async def person(
+        self, info: Info, id: Annotated[int, strawberry.argument(description="TMDb person id.")]
+    ) -> Person | None:
+        entry = await person_loader(info).load(id)
+        return Person.of(*entry) if entry else None
+
+    @strawberry.field(
+        description="People whose name matches, best first; typos tolerated.",
+        metadata=cached("people-search"),
+    )
+    async def search_people(
+        self,
+        query: Annotated[
+            str, strawberry.argument(description="A name or part of one, up to 200 characters.")
+        ],
+        page: Annotated[int, strawberry.argument(description="Page number, 1 to 500; 20 people a page.")] = 1,
+    ) -> PersonPage:
+        check_page(page)
+        return PersonPage.from_record(await reads.read(reads.search_people, clean_query(query), page))
 
     @strawberry.field(description="Movies matching filters, sorted as asked.", metadata=cached("discover"))
     async def discover_movies(

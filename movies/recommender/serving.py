@@ -5,8 +5,8 @@ Hybrid scoring over the local catalog (the candidate pool):
 - collaborative: the EASE item-item model trained by ``train_recommender`` on
   all users' favorites, ratings and watchlists (``RECOMMENDER_MODEL_PATH``),
   reloaded without a restart when a newer file is published;
-- content: TF-IDF over genres, keywords, language and decade, for cold start
-  and for movies nobody has interacted with yet;
+- content: TF-IDF over genres, keywords, language, decade, directors and
+  top-billed cast, for cold start and for movies nobody has interacted with yet;
 - the viewer's preferences: disliked genres, languages, year range, minimum
   rating and adult content are hard filters; liked genres boost;
 - priors: popularity, a vote-count-damped rating, and our users' activity
@@ -30,13 +30,13 @@ import numpy as np
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
 from movies import metrics
 from movies.catalog import cache_policy
 from movies.catalog.activity import recent_interactions
-from movies.models import LIST_COLUMNS, Genre, Movie
-from movies.recommender.content import ContentItem, ContentModel
+from movies.models import LIST_COLUMNS, Credit, Genre, Movie
+from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
 
@@ -83,15 +83,49 @@ class Recommended:
     reasons: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """The people the content model knows of each film: directors, top-billed cast, and their names."""
+
+    directors: dict[int, list[int]]
+    cast: dict[int, list[int]]
+    names: dict[int, str]
+
+    @classmethod
+    def from_database(cls) -> Credits:
+        directors: dict[int, list[int]] = {}
+        cast: dict[int, list[int]] = {}
+        names: dict[int, str] = {}
+        rows = (
+            Credit.objects.filter(
+                Q(kind=Credit.CREW, job="Director") | Q(kind=Credit.CAST, order__lt=TOP_CAST)
+            )
+            .order_by("movie_id", "kind", "order", "id")
+            .values_list("movie_id", "kind", "person_id", "person__name")
+        )
+        for movie_id, kind, person_id, name in rows:
+            people = (cast if kind == Credit.CAST else directors).setdefault(movie_id, [])
+            if person_id not in people:
+                people.append(person_id)
+            names[person_id] = name
+        return cls(directors, cast, names)
+
+
 class CatalogIndex:
     """The candidate pool as arrays, aligned row for row with its content model."""
 
-    def __init__(self, rows: list[dict[str, Any]], genre_names: dict[int, str]) -> None:
+    def __init__(
+        self, rows: list[dict[str, Any]], genre_names: dict[int, str], credits: Credits | None = None
+    ) -> None:
+        credits = credits or Credits({}, {}, {})
         self.ids = np.array([row["id"] for row in rows], dtype=np.int64)
         self.row_of = {int(movie_id): row for row, movie_id in enumerate(self.ids.tolist())}
         self.titles = [row["title"] for row in rows]
         self.genres = [frozenset(row["genre_ids"] or ()) for row in rows]
         self.genre_names = genre_names
+        self.directors = [credits.directors.get(row["id"], []) for row in rows]
+        self.cast = [credits.cast.get(row["id"], []) for row in rows]
+        self.person_names = credits.names
         self.language = np.array([row["original_language"] or "" for row in rows])
         self.year = np.array([row["release_date"].year if row["release_date"] else 0 for row in rows])
         self.vote_average = np.array([row["vote_average"] or 0.0 for row in rows], dtype=np.float32)
@@ -109,8 +143,10 @@ class CatalogIndex:
                     keywords=list(row["keywords"] or ()),
                     language=row["original_language"] or None,
                     year=row["release_date"].year if row["release_date"] else None,
+                    directors=self.directors[position],
+                    cast=self.cast[position],
                 )
-                for row in rows
+                for position, row in enumerate(rows)
             ],
             min_df=2,
         )
@@ -134,7 +170,7 @@ class CatalogIndex:
                 "adult",
             )
         )
-        return cls(rows, dict(Genre.objects.values_list("id", "name")))
+        return cls(rows, dict(Genre.objects.values_list("id", "name")), Credits.from_database())
 
 
 @dataclass(frozen=True)
@@ -384,6 +420,28 @@ class Recommender:
         return tuple(reasons) or ("Popular right now",)
 
     @staticmethod
+    def _people_reason(index: CatalogIndex, row: int, positives: list[Interaction]) -> str | None:
+        """'Directed by X, whose films you liked' (or a shared actor), only when that is true."""
+        liked = [index.row_of[i.movie_id] for i in positives]
+        wordings = (
+            (
+                index.directors,
+                "Directed by {name}, whose films you liked",
+                "Directed by {name}, who directed {title}",
+            ),
+            (index.cast, "Starring {name}, from films you liked", "Starring {name}, who is in {title}"),
+        )
+        for people, several, one in wordings:
+            for person_id in people[row]:
+                films = [other for other in liked if person_id in people[other]]
+                if films:
+                    name = index.person_names[person_id]
+                    return (several if len(films) > 1 else one).format(
+                        name=name, title=index.titles[films[0]]
+                    )
+        return None
+
+    @staticmethod
     def _reason_text(
         snap: Snapshot,
         name: str,
@@ -402,6 +460,9 @@ class Recommender:
                 if source_row is not None:
                     return f"Because you liked {index.titles[source_row]}"
         if name == "content" and positives:
+            people = Recommender._people_reason(index, row, positives)
+            if people:
+                return people
             rows = [index.row_of[i.movie_id] for i in positives]
             sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[row].T).toarray()).ravel()
             if sims.size and sims.max() > 0:
