@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
-from strawberry.dataloader import DataLoader
 
 from movies.catalog import reads
 from movies.catalog.sources.base import MovieEntry
 from movies.records import MAX_IDS, GenreRecord
 from schema.context import Info
+from schema.dataloader import DataLoader
 
 
 def _movie_loader() -> DataLoader[int, MovieEntry | None]:
