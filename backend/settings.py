@@ -173,6 +173,10 @@ WHITENOISE_USE_FINDERS = True
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
 GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=2000)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
+# Work one request may ask for (schema/cost.py, README "Request cost"), and the
+# longest list any argument or input field may hold.
+GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", default=10_000)
+GRAPHQL_MAX_LIST_LENGTH = env.int("GRAPHQL_MAX_LIST_LENGTH", default=100)
 GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=True)
 # Seconds a process keeps the whole answer to an anonymous read-only query (0: off).
 GRAPHQL_RESPONSE_CACHE_SECONDS = env.float("GRAPHQL_RESPONSE_CACHE_SECONDS", default=2.0)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
 from backend.errors import (
     DomainError,
@@ -82,4 +84,12 @@ def _with_code(error: GraphQLError, message: str, code: str, extra: dict[str, An
         path=error.path,
         original_error=None,
         extensions={**extra, "code": code},
+    )
+
+
+def refuse(execution_context: ExecutionContext, error: DomainError) -> None:
+    """Answers the operation with ``error`` instead of executing it (from a schema extension's
+    ``on_execute``, before it yields: strawberry then skips execution, so no resolver or SQL runs)."""
+    execution_context.result = GraphQLExecutionResult(
+        data=None, errors=[GraphQLError(error.message, original_error=error)]
     )

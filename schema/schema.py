@@ -16,6 +16,8 @@ from strawberry.tools import merge_types
 
 from accounts.graphql.schema import AccountMutation, AccountQuery
 from movies.graphql.schema import CatalogQuery
+from schema.cost import CostBudget
+from schema.inputs import InputLiteralsRule, InputVariables
 
 Query = merge_types("Query", (CatalogQuery, AccountQuery))
 Mutation = merge_types("Mutation", (AccountMutation,))
@@ -25,6 +27,7 @@ Mutation = merge_types("Mutation", (AccountMutation,))
 LIMIT_RULES = [
     *QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES).validation_rules,
+    InputLiteralsRule,
 ]
 
 schema = strawberry.Schema(
@@ -36,5 +39,8 @@ schema = strawberry.Schema(
         lambda: ValidationCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: AddValidationRules(LIMIT_RULES),
+        # Before execution: variables' strings and lists, then the request's cost.
+        InputVariables,
+        CostBudget,
     ],
 )
