@@ -110,6 +110,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
     }
+    # Connections are checked, and the pool restarted after an outage (backend/postgres).
+    DATABASES["default"]["ENGINE"] = "backend.postgres"
+    # No statement outlives a request, no request queues for minutes behind a lock, and an
+    # unreachable server fails a connect in seconds (libpq's minimum is 2). 0 turns one off.
+    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+    _bounds = {
+        "statement_timeout": env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000),
+        "lock_timeout": env.int("DATABASE_LOCK_TIMEOUT_MS", default=2000),
+    }
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        [DATABASES["default"]["OPTIONS"].get("options", ""), *(f"-c {k}={v}" for k, v in _bounds.items())]
+    ).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------
