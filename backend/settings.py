@@ -267,13 +267,20 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 
-# --- Rate limits (counted in the shared cache, so they hold across workers) -
+# --- Rate limits (accounts/ratelimit.py: sliding windows in the shared cache) -
+# Per (client IP, account); per client IP over all accounts; failures per account
+# from every address (once spent, only addresses that failed there are refused).
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="10/m")
+LOGIN_IP_RATE_LIMIT = env.str("LOGIN_IP_RATE_LIMIT", default="30/m")
+LOGIN_ACCOUNT_RATE_LIMIT = env.str("LOGIN_ACCOUNT_RATE_LIMIT", default="100/h")
 REGISTER_RATE_LIMIT = env.str("REGISTER_RATE_LIMIT", default="5/m")
+# Password checks of changePassword and deleteAccount, per signed-in account.
+PASSWORD_RATE_LIMIT = env.str("PASSWORD_RATE_LIMIT", default="5/m")
+PASSWORD_ACCOUNT_RATE_LIMIT = env.str("PASSWORD_ACCOUNT_RATE_LIMIT", default="20/h")
+# updateProfile email changes (each says whether an email is taken), per signed-in account.
+EMAIL_CHANGE_RATE_LIMIT = env.str("EMAIL_CHANGE_RATE_LIMIT", default="10/h")
+EMAIL_CHANGE_ACCOUNT_RATE_LIMIT = env.str("EMAIL_CHANGE_ACCOUNT_RATE_LIMIT", default="5/h")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
-RATELIMIT_USE_CACHE = "default"
-# A cache outage must not lock everyone out of signing in.
-RATELIMIT_FAIL_OPEN = True
 
 # --- Recommender ----------------------------------------------------------
 RECOMMENDER_MODEL_PATH = env.path("RECOMMENDER_MODEL_PATH", default=BASE_DIR / "var" / "recommender.npz")
