@@ -193,6 +193,11 @@ GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=True)
 # Seconds a process keeps the whole answer to an anonymous read-only query (0: off).
 GRAPHQL_RESPONSE_CACHE_SECONDS = env.float("GRAPHQL_RESPONSE_CACHE_SECONDS", default=2.0)
 
+# --- Server ----------------------------------------------------------------
+# Responses one keep-alive connection carries before it is closed, so clients spread
+# over workers again after one restarts (backend/keepalive.py; 0: no cap).
+KEEPALIVE_MAX_REQUESTS = env.int("KEEPALIVE_MAX_REQUESTS", default=25)
+
 # --- Security headers in production ---------------------------------------
 if ENVIRONMENT == "production":
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -262,8 +262,15 @@ def test_admin_lists_the_project_models(client: Client, db: None) -> None:
         assert client.get(f"/admin/{path}/").status_code == 200, path
 
 
-async def _asgi_get(application: Any, path: str) -> tuple[int, bytes]:
-    """One GET through a raw ASGI application, as uvicorn would call it."""
+async def _asgi_get(application: Any, path: str, client_port: int = 5000) -> tuple[int, bytes]:
+    status, _, body = await _asgi_request(application, path, client_port)
+    return status, body
+
+
+async def _asgi_request(
+    application: Any, path: str, client_port: int
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One GET through a raw ASGI application, as uvicorn would call it: status, headers, body."""
     from asgiref.testing import ApplicationCommunicator
 
     scope = {
@@ -277,14 +284,14 @@ async def _asgi_get(application: Any, path: str) -> tuple[int, bytes]:
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 5000),
+        "client": ("127.0.0.1", client_port),
         "server": ("127.0.0.1", 8000),
     }
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
     start = await communicator.receive_output(timeout=10)
     body = await communicator.receive_output(timeout=10)
-    return start["status"], body["body"]
+    return start["status"], dict(start["headers"]), body["body"]
 
 
 def test_the_asgi_entry_point_serves_requests() -> None:
@@ -295,6 +302,26 @@ def test_the_asgi_entry_point_serves_requests() -> None:
     status, body = asyncio.run(_asgi_get(application, "/healthz"))
     assert status == 200
     assert json.loads(body) == {"status": "ok"}
+
+
+def test_a_keep_alive_connection_is_closed_after_its_request_cap() -> None:
+    """Defect 10: keep-alive clients stayed on the surviving worker; capped connections reconnect."""
+    import asyncio
+
+    from django.core.asgi import get_asgi_application
+
+    from backend.keepalive import RequestsPerConnectionLimit
+
+    application = RequestsPerConnectionLimit(get_asgi_application(), max_requests=3)
+
+    def closes(port: int) -> bool:
+        status, headers, _ = asyncio.run(_asgi_request(application, "/healthz", port))
+        assert status == 200
+        return headers.get(b"connection") == b"close"
+
+    assert [closes(6000) for _ in range(3)] == [False, False, True]
+    assert not closes(6001)  # another connection has its own count
+    assert not closes(6000)  # the client reconnected: a new count
 
 
 def test_the_wsgi_entry_point_loads() -> None:
