@@ -19,6 +19,7 @@ the cost and the budget, before any resolver or SQL runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,6 +39,7 @@ from graphql import (
     get_nullable_type,
     get_operation_ast,
     is_list_type,
+    parse,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
@@ -154,24 +156,45 @@ class CostBudget(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        operation = get_operation_ast(document, context.operation_name) if document else None
-        if operation is not None and context.result is None:
-            variables = get_variable_values(
-                context.schema._schema, operation.variable_definitions or (), context.variables or {}
-            )
-            # Variables that do not fit their types fail execution before any resolver runs.
-            if not isinstance(variables, list):
-                cost = operation_cost(context.schema._schema, document, operation, variables)
-                budget = settings.GRAPHQL_MAX_COST
-                if cost > budget:
-                    refuse(
-                        context,
-                        InvalidInput(
-                            f"This request would cost {cost}, over the budget of {budget} per request "
-                            "(README, Request cost): ask for fewer or smaller lists.",
-                            cost=cost,
-                            budget=budget,
-                        ),
-                    )
+        if context.graphql_document is not None and context.result is None:
+            if context.variables:
+                cost = _cost(
+                    context.schema._schema,
+                    context.graphql_document,
+                    context.operation_name,
+                    context.variables,
+                )
+            else:
+                # Without variables the cost is the document's: computed once per query text.
+                cost = _cost_of_text(context.schema._schema, context.query or "", context.operation_name)
+            budget = settings.GRAPHQL_MAX_COST
+            if cost is not None and cost > budget:
+                refuse(
+                    context,
+                    InvalidInput(
+                        f"This request would cost {cost}, over the budget of {budget} per request "
+                        "(README, Request cost): ask for fewer or smaller lists.",
+                        cost=cost,
+                        budget=budget,
+                    ),
+                )
         yield
+
+
+def _cost(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, raw_variables: dict[str, Any]
+) -> int | None:
+    """The cost of the operation to execute; None when its variables do not fit their types
+    (execution then fails before any resolver runs)."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    variables = get_variable_values(schema, operation.variable_definitions or (), raw_variables)
+    if isinstance(variables, list):
+        return None
+    return operation_cost(schema, document, operation, variables)
+
+
+@functools.lru_cache(maxsize=512)
+def _cost_of_text(schema: GraphQLSchema, query: str, operation_name: str | None) -> int | None:
+    return _cost(schema, parse(query), operation_name, {})

@@ -481,3 +481,13 @@ def test_a_dead_database_fails_fast_with_a_code_and_the_first_request_after_it_i
     via_proxy.start()  # back, on the same port
     assert _fresh_read(gql).ok()["movie"] == {"title": "The Dark Knight"}
     assert client.get("/readyz").status_code == 200
+
+
+def test_every_connection_bounds_its_statements_and_lock_waits(postgres: None) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("5s",)
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("2s",)
