@@ -153,3 +153,12 @@ def test_the_documented_example_queries_fit_the_budget(gql: GraphQL, token: str)
     }"""
     assert gql(me, token=token).ok()
     assert gql("{ __schema { types { name fields { name } } } }").ok()
+
+
+def test_one_password_check_per_request(gql: GraphQL) -> None:
+    # Each hashes a password for a few hundred ms of CPU: two in one request would double it.
+    two = 'mutation { a: tokenAuth(username: "x", password: "y") { token } b: tokenAuth(username: "z", password: "w") { token } }'
+    refused = gql(two)
+    assert refused.codes == ["BAD_USER_INPUT"]
+    assert refused.errors[0]["extensions"]["cost"] > 10_000
+    assert gql('mutation { tokenAuth(username: "x", password: "y") { token } }').codes == ["UNAUTHENTICATED"]
