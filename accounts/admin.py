@@ -1,9 +1,31 @@
 """Django admin for accounts and users' lists."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest, HttpResponse
 
+from accounts import ratelimit
 from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
+from backend.errors import RateLimited
+
+
+def login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    """The admin's sign-in page under the same attempt limits as tokenAuth (one budget per account)."""
+    if request.method != "POST":
+        return admin.site.login(request, extra_context)
+    name = request.POST.get("username", "")
+    try:
+        ratelimit.attempt(request, "login", name)
+    except RateLimited as error:
+        response = HttpResponse(error.message, status=429, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(error.retry_after)
+        return response
+    response = admin.site.login(request, extra_context)
+    if response.status_code == 200:  # the form again: the credentials were refused
+        ratelimit.failure(request, "login", name)
+    return response
 
 
 @admin.register(User)

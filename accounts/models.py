@@ -7,11 +7,19 @@ a user's lists must survive either way.
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 
 from movies.models import Genre
+
+
+def account_key(name: str) -> str:
+    """The one normalisation of an account name or email: NFKC and casefold (Unicode's
+    NFKC_Casefold, near enough), so fullwidth "VIC", "Vic" and "vic" are one name and a dotless-i "vic" is another."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name.strip()).casefold())
 
 
 class CaseInsensitiveUserManager(UserManager["User"]):

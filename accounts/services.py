@@ -17,8 +17,8 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts import tokens
-from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
-from backend.errors import InvalidInput, NotAuthenticated, NotFound
+from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry, account_key
+from backend.errors import InvalidInput, NotAuthenticated, NotFound, TemporarilyUnavailable
 from movies.catalog import reads
 from movies.catalog.languages import ISO_639_1
 from movies.catalog.store import upsert_genres
@@ -28,6 +28,10 @@ from movies.records import MAX_YEAR, MIN_YEAR, GenreRecord
 INVALID_CREDENTIALS = "Invalid username/email or password."
 MAX_NOTE = 500
 MAX_NAME = 150
+# Accounts SQL's case-insensitive match may find for one name (``vic`` and its dotless-i twin both match ``VIC``).
+MAX_CANDIDATES = 10
+# Tries of a list write that keeps losing races with removals of the same row.
+WRITE_RACE_ATTEMPTS = 5
 
 
 def _messages(error: ValidationError) -> str:
@@ -93,10 +97,16 @@ def register(username: str, email: str, password: str, first_name: str | None, l
 
 
 def find_account(username_or_email: str) -> User | None:
-    """The account a login names, by username or (with an '@') by email, whatever the case."""
+    """The account a login names, by username or (with an '@') by email, whatever the case.
+
+    Names match by ``account_key`` (NFKC + casefold), the key the attempt limits count by;
+    SQL's case-insensitive match only narrows the candidates, so a spelling it alone
+    would accept (a dotless i for an i) finds no account and gets no budget of its own."""
     name = username_or_email.strip()
-    field = "email__iexact" if "@" in name else "username__iexact"
-    return User.objects.filter(**{field: name}).first()
+    field = "email" if "@" in name else "username"
+    key = account_key(name)
+    candidates = User.objects.filter(**{f"{field}__iexact": name}).order_by("pk")[:MAX_CANDIDATES]
+    return next((user for user in candidates if account_key(getattr(user, field)) == key), None)
 
 
 def authenticate(user: User | None, password: str) -> User:
@@ -173,16 +183,24 @@ def rate(user: User, movie_id: int, score: float) -> Rating:
 
 
 def _get_or_create(model: Any, user: User, movie_id: int, values: dict[str, Any]) -> Any:
-    """Safe under concurrent duplicates: the unique constraint decides, the loser reads the winner."""
-    with transaction.atomic():
-        row, created = model.objects.select_for_update().get_or_create(
-            user=user, movie_id=movie_id, defaults=values
-        )
-        if not created and values:
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.save()
-    return row
+    """Safe under concurrent duplicates and removals: the unique constraint decides, the loser
+    reads the winner. When the winner's row is removed again before the loser reads it,
+    get_or_create raises its IntegrityError; the write is simply tried again."""
+    for _ in range(WRITE_RACE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                row, created = model.objects.select_for_update().get_or_create(
+                    user=user, movie_id=movie_id, defaults=values
+                )
+                if not created and values:
+                    for name, value in values.items():
+                        setattr(row, name, value)
+                    row.save()
+            return row
+        except IntegrityError:
+            continue
+    # Only a row that keeps vanishing (or an account deleted meanwhile) gets here.
+    raise TemporarilyUnavailable("The list changed while it was being written; try again.")
 
 
 def remove(user: User, model: Any, movie_id: int) -> bool:

@@ -20,3 +20,7 @@ errorlog = "-"
 graceful_timeout = 20
 timeout = 60
 keepalive = 5
+# Worker balance after a restart: the master opens one listening socket that all
+# workers share, so reuse_port (SO_REUSEPORT) would not spread connections; the
+# app closes each keep-alive connection after KEEPALIVE_MAX_REQUESTS responses
+# instead (backend/keepalive.py, README "Worker balance").

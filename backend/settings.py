@@ -113,6 +113,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=20),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=5.0),
     }
+    # Connections are checked, and the pool restarted after an outage (backend/postgres).
+    DATABASES["default"]["ENGINE"] = "backend.postgres"
+    # No statement outlives a request, no request queues for minutes behind a lock, and an
+    # unreachable server fails a connect in seconds (libpq's minimum is 2). 0 turns one off.
+    DATABASES["default"]["OPTIONS"]["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+    _bounds = {
+        "statement_timeout": env.int("DATABASE_STATEMENT_TIMEOUT_MS", default=5000),
+        "lock_timeout": env.int("DATABASE_LOCK_TIMEOUT_MS", default=2000),
+    }
+    DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+        [DATABASES["default"]["OPTIONS"].get("options", ""), *(f"-c {k}={v}" for k, v in _bounds.items())]
+    ).strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------
@@ -203,6 +215,15 @@ CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-request-id"]
 CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID", "ETag"]
 CORS_PREFLIGHT_MAX_AGE = env.int("CORS_PREFLIGHT_MAX_AGE", default=86400)
+# Work one request may ask for (schema/cost.py, README "Request cost"), and the
+# longest list any argument or input field may hold.
+GRAPHQL_MAX_COST = env.int("GRAPHQL_MAX_COST", default=10_000)
+GRAPHQL_MAX_LIST_LENGTH = env.int("GRAPHQL_MAX_LIST_LENGTH", default=100)
+
+# --- Server ----------------------------------------------------------------
+# Responses one keep-alive connection carries before it is closed, so clients spread
+# over workers again after one restarts (backend/keepalive.py; 0: no cap).
+KEEPALIVE_MAX_REQUESTS = env.int("KEEPALIVE_MAX_REQUESTS", default=25)
 
 # --- Security headers in production ---------------------------------------
 if ENVIRONMENT == "production":
@@ -283,13 +304,20 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 
-# --- Rate limits (counted in the shared cache, so they hold across workers) -
+# --- Rate limits (accounts/ratelimit.py: sliding windows in the shared cache) -
+# Per (client IP, account); per client IP over all accounts; failures per account
+# from every address (once spent, only addresses that failed there are refused).
 LOGIN_RATE_LIMIT = env.str("LOGIN_RATE_LIMIT", default="10/m")
+LOGIN_IP_RATE_LIMIT = env.str("LOGIN_IP_RATE_LIMIT", default="30/m")
+LOGIN_ACCOUNT_RATE_LIMIT = env.str("LOGIN_ACCOUNT_RATE_LIMIT", default="100/h")
 REGISTER_RATE_LIMIT = env.str("REGISTER_RATE_LIMIT", default="5/m")
+# Password checks of changePassword and deleteAccount, per signed-in account.
+PASSWORD_RATE_LIMIT = env.str("PASSWORD_RATE_LIMIT", default="5/m")
+PASSWORD_ACCOUNT_RATE_LIMIT = env.str("PASSWORD_ACCOUNT_RATE_LIMIT", default="20/h")
+# updateProfile email changes (each says whether an email is taken), per signed-in account.
+EMAIL_CHANGE_RATE_LIMIT = env.str("EMAIL_CHANGE_RATE_LIMIT", default="10/h")
+EMAIL_CHANGE_ACCOUNT_RATE_LIMIT = env.str("EMAIL_CHANGE_ACCOUNT_RATE_LIMIT", default="5/h")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
-RATELIMIT_USE_CACHE = "default"
-# A cache outage must not lock everyone out of signing in.
-RATELIMIT_FAIL_OPEN = True
 
 # --- Recommender ----------------------------------------------------------
 RECOMMENDER_MODEL_PATH = env.path("RECOMMENDER_MODEL_PATH", default=BASE_DIR / "var" / "recommender.npz")

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.admin import login as admin_login
 from backend.health import healthz, readyz
 from backend.metrics import metrics_view
 from schema.schema import schema
@@ -21,5 +22,7 @@ urlpatterns = [
     path("healthz", healthz),
     path("readyz", readyz),
     path("metrics", metrics_view),
+    # The admin's sign-in counts against the same attempt limits as tokenAuth.
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
 ]

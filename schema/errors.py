@@ -13,7 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import OperationalError
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
 from backend.errors import (
     DomainError,
@@ -62,15 +65,22 @@ def coded(error: GraphQLError) -> GraphQLError:
         return _with_code(
             error, "The movie catalog is unavailable right now; try again later.", UPSTREAM_UNAVAILABLE, {}
         )
+    if isinstance(original, OperationalError):
+        # The database is down, restarting or timed a statement out: nothing the client
+        # did; no trace, no SQL. One line each, not a traceback per request of an outage.
+        logger.warning("database unavailable in %s: %s", _where(error), type(original).__name__)
+        return _with_code(error, "The service is briefly unavailable; try again.", INTERNAL_SERVER_ERROR, {})
     if original is None or (isinstance(original, GraphQLError) and error.path is None):
         # Parse and validation errors (the query limits too) and variables that do not
         # fit their types: the request itself is wrong, nothing failed on our side.
         code = (error.extensions or {}).get("code") or BAD_USER_INPUT
         return _with_code(error, error.message, code, {})
-    logger.error(
-        "unexpected error in %s", ".".join(map(str, error.path or [])) or "operation", exc_info=original
-    )
+    logger.error("unexpected error in %s", _where(error), exc_info=original)
     return _with_code(error, "Internal server error.", INTERNAL_SERVER_ERROR, {})
+
+
+def _where(error: GraphQLError) -> str:
+    return ".".join(map(str, error.path or [])) or "operation"
 
 
 def _with_code(error: GraphQLError, message: str, code: str, extra: dict[str, Any]) -> GraphQLError:
@@ -82,4 +92,12 @@ def _with_code(error: GraphQLError, message: str, code: str, extra: dict[str, An
         path=error.path,
         original_error=None,
         extensions={**extra, "code": code},
+    )
+
+
+def refuse(execution_context: ExecutionContext, error: DomainError) -> None:
+    """Answers the operation with ``error`` instead of executing it (from a schema extension's
+    ``on_execute``, before it yields: strawberry then skips execution, so no resolver or SQL runs)."""
+    execution_context.result = GraphQLExecutionResult(
+        data=None, errors=[GraphQLError(error.message, original_error=error)]
     )

@@ -18,6 +18,8 @@ from strawberry.tools import merge_types
 
 from accounts.graphql.schema import AccountMutation, AccountQuery
 from movies.graphql.schema import CatalogQuery
+from schema.cost import CostBudget
+from schema.inputs import InputLiteralsRule, InputVariables
 
 # The roots each app declares, merged; described here, where they become one.
 Query = merge_types("Query", (CatalogQuery, AccountQuery))
@@ -34,6 +36,7 @@ Mutation.__strawberry_definition__.description = (
 LIMIT_RULES = [
     *QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES).validation_rules,
+    InputLiteralsRule,
 ]
 
 
@@ -50,6 +53,9 @@ def make_schema(*, introspection: bool, field_suggestions: bool) -> strawberry.S
             lambda: ValidationCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
             lambda: AddValidationRules(rules),
+            # Before execution: variables' strings and lists, then the request's cost.
+            InputVariables,
+            CostBudget,
         ],
     )
 

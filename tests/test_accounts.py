@@ -129,16 +129,109 @@ def test_login_is_rate_limited_per_username(
     assert codes == [["UNAUTHENTICATED"]] * 3
     limited = gql(LOGIN, {"u": "alice", "p": PASSWORD})
     assert limited.codes == ["RATE_LIMITED"]
-    assert 1 <= limited.errors[0]["extensions"]["retryAfter"] <= 60
+    # The window slides: the minute's attempts weigh in until they are a minute old.
+    assert 1 <= limited.errors[0]["extensions"]["retryAfter"] <= 2 * 60
     assert "try again in" in limited.errors[0]["message"]
 
 
 def test_login_is_rate_limited_per_ip_across_usernames(
     gql: GraphQL, settings: Any, frozen_clock: None
 ) -> None:
-    settings.LOGIN_RATE_LIMIT = "3/m"
+    settings.LOGIN_IP_RATE_LIMIT = "3/m"
     codes = [gql(LOGIN, {"u": f"user{i}", "p": "whatever-123"}).codes[0] for i in range(4)]
     assert codes == ["UNAUTHENTICATED"] * 3 + ["RATE_LIMITED"]
+
+
+def test_another_spelling_of_a_limited_name_gets_no_fresh_budget(
+    gql: GraphQL, settings: Any, frozen_clock: None
+) -> None:
+    # Defect 5: after vic65919 was limited, the name with a dotless i had a fresh budget and the
+    # right password returned the victim's token: the limiter casefolded, SQL compared UPPER().
+    from accounts.services import find_account
+
+    register(gql, "vic65919")
+    settings.LOGIN_RATE_LIMIT = "3/m"
+    for _ in range(3):
+        assert gql(LOGIN, {"u": "vic65919", "p": "wrong-password-x"}).codes == ["UNAUTHENTICATED"]
+    dotless = gql(LOGIN, {"u": "v\u0131c65919", "p": PASSWORD})
+    assert dotless.codes == ["UNAUTHENTICATED"]
+    assert find_account("v\u0131c65919") is None
+    # Spellings that do name the account share its budget, whatever their case or width.
+    for spelling in ("VIC65919", "\uff56\uff49\uff43\uff16\uff15\uff19\uff11\uff19"):
+        assert gql(LOGIN, {"u": spelling, "p": PASSWORD}).codes == ["RATE_LIMITED"]
+
+
+def test_a_burst_across_a_window_boundary_gets_no_second_budget(
+    gql: GraphQL, alice: dict[str, Any], settings: Any
+) -> None:
+    # Defect 7: fixed windows let a burst straddling a minute boundary try 15 times.
+    settings.LOGIN_RATE_LIMIT = "3/m"
+    start = timezone.now().replace(second=58, microsecond=0) + timedelta(minutes=1)
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(3):
+            assert gql(LOGIN, {"u": "alice", "p": "wrong-password-x"}).codes == ["UNAUTHENTICATED"]
+        clock.shift(4)  # the next minute has begun
+        limited = gql(LOGIN, {"u": "alice", "p": "wrong-password-x"})
+        assert limited.codes == ["RATE_LIMITED"]
+        assert 1 <= limited.errors[0]["extensions"]["retryAfter"] <= 60
+        clock.shift(limited.errors[0]["extensions"]["retryAfter"])
+        assert gql(LOGIN, {"u": "alice", "p": PASSWORD}).ok()
+
+
+def test_attackers_elsewhere_cannot_lock_the_owner_out(
+    gql: GraphQL, alice: dict[str, Any], settings: Any, frozen_clock: None
+) -> None:
+    settings.LOGIN_RATE_LIMIT = "3/m"
+    settings.LOGIN_ACCOUNT_RATE_LIMIT = "6/h"
+    for address in ("10.0.0.1", "10.0.0.2"):
+        codes = [gql(LOGIN, {"u": "alice", "p": "guess-123"}, remote_addr=address).codes[0] for _ in range(4)]
+        assert codes == ["UNAUTHENTICATED"] * 3 + ["RATE_LIMITED"]
+    # The account's failure budget is spent: a new address gets one guess, then waits.
+    assert gql(LOGIN, {"u": "alice", "p": "guess-123"}, remote_addr="10.0.0.3").codes == ["UNAUTHENTICATED"]
+    assert gql(LOGIN, {"u": "alice", "p": "guess-123"}, remote_addr="10.0.0.3").codes == ["RATE_LIMITED"]
+    # The owner, from an address that never failed, signs in with the right password.
+    assert gql(LOGIN, {"u": "alice", "p": PASSWORD}, remote_addr="192.0.2.7").ok()["tokenAuth"]["token"]
+
+
+def test_password_checks_of_change_password_and_delete_account_are_limited(
+    gql: GraphQL, token: str, settings: Any, frozen_clock: None
+) -> None:
+    settings.PASSWORD_RATE_LIMIT = "3/m"
+    change = 'mutation($o: String!) { changePassword(oldPassword: $o, newPassword: "another-long-one-9") { token } }'
+    for _ in range(2):
+        assert gql(change, {"o": "wrong-password-x"}, token=token).codes == ["BAD_USER_INPUT"]
+    delete = "mutation($p: String!) { deleteAccount(password: $p) }"
+    assert gql(delete, {"p": "wrong-password-x"}, token=token).codes == ["BAD_USER_INPUT"]
+    limited = gql(delete, {"p": PASSWORD}, token=token)
+    assert limited.codes == ["RATE_LIMITED"]
+    assert limited.errors[0]["extensions"]["retryAfter"] >= 1
+    assert User.objects.filter(username="alice").exists()
+
+
+def test_email_changes_are_limited_so_they_cannot_enumerate_accounts(
+    gql: GraphQL, token: str, settings: Any, frozen_clock: None
+) -> None:
+    # Defect 6: updateProfile told whether any email was taken, without a limit.
+    settings.EMAIL_CHANGE_RATE_LIMIT = "3/h"
+    probe = "mutation($e: String!) { updateProfile(input: {email: $e}) { email } }"
+    codes = [gql(probe, {"e": f"probe{i}@example.com"}, token=token).codes for i in range(4)]
+    assert codes == [[], [], [], ["RATE_LIMITED"]]
+    names = 'mutation { updateProfile(input: {firstName: "Al"}) { firstName } }'
+    assert gql(names, token=token).ok()["updateProfile"] == {"firstName": "Al"}
+
+
+def test_the_admin_login_shares_the_accounts_sign_in_limits(
+    client: Any, gql: GraphQL, settings: Any, frozen_clock: None
+) -> None:
+    User.objects.create_superuser("root", "root@example.com", "admin-pass-12345")
+    settings.LOGIN_RATE_LIMIT = "3/m"
+    form = {"username": "root", "password": "wrong-password-x", "next": "/admin/"}
+    statuses = [client.post("/admin/login/", form).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    refused = client.post("/admin/login/", {**form, "password": "admin-pass-12345"})
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) >= 1
+    assert gql(LOGIN, {"u": "ROOT", "p": "admin-pass-12345"}).codes == ["RATE_LIMITED"]
 
 
 def test_register_is_rate_limited(gql: GraphQL, settings: Any, frozen_clock: None) -> None:
@@ -593,3 +686,48 @@ def test_a_password_set_outside_the_api_retires_old_tokens(gql: GraphQL, alice: 
     user.save()
     assert gql(ME, token=alice["token"]).codes == ["UNAUTHENTICATED"]
     assert gql(REFRESH, {"t": alice["refreshToken"]}).codes == ["UNAUTHENTICATED"]
+
+
+def test_concurrent_adds_and_removes_of_one_entry_never_fail(transactional_db: None, postgres: None) -> None:
+    """Defect 8: addToWatchlist racing removeFromWatchlist on one entry gave INTERNAL_SERVER_ERROR
+    (get_or_create lost the insert, then found the winner's row already removed)."""
+    import threading
+
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import Client
+
+    from accounts import tokens
+    from movies.models import Movie
+
+    if not Movie.objects.filter(id=155).exists():
+        call_command("load_catalog", verbosity=0)
+    token = tokens.issue(User.objects.create_user("racer2", "racer2@example.com", PASSWORD)).token
+    add = "mutation { addToWatchlist(movieId: 155) { id } }"
+    remove = "mutation { removeFromWatchlist(movieId: 155) }"
+    operations = [add, remove] * 12
+    answers: list[dict[str, Any]] = []
+    barrier = threading.Barrier(len(operations))
+
+    def run(query: str) -> None:
+        try:
+            barrier.wait()
+            for _ in range(3):
+                response = Client().post(
+                    "/graphql",
+                    data=json.dumps({"query": query}),
+                    content_type="application/json",
+                    headers={"Authorization": f"JWT {token}"},
+                )
+                answers.append(response.json())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(query,)) for query in operations]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 3 * len(operations)
+    assert [answer for answer in answers if "errors" in answer] == []
+    assert WatchlistEntry.objects.filter(user__username="racer2", movie_id=155).count() <= 1

@@ -45,6 +45,7 @@ def test_readyz_is_503_when_the_database_is_gone(client: Client, monkeypatch: py
     broken = ConnectionHandler(
         {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/nonexistent/dir/db.sqlite3"}}
     )["default"]
+    broken.inc_thread_sharing()  # the probe's checks run in threads of their own
     monkeypatch.setattr("backend.health.connection", broken)
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -306,8 +307,15 @@ def test_admin_lists_the_project_models(client: Client, db: None) -> None:
         assert client.get(f"/admin/{path}/").status_code == 200, path
 
 
-async def _asgi_get(application: Any, path: str) -> tuple[int, bytes]:
-    """One GET through a raw ASGI application, as uvicorn would call it."""
+async def _asgi_get(application: Any, path: str, client_port: int = 5000) -> tuple[int, bytes]:
+    status, _, body = await _asgi_request(application, path, client_port)
+    return status, body
+
+
+async def _asgi_request(
+    application: Any, path: str, client_port: int
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """One GET through a raw ASGI application, as uvicorn would call it: status, headers, body."""
     from asgiref.testing import ApplicationCommunicator
 
     scope = {
@@ -321,14 +329,14 @@ async def _asgi_get(application: Any, path: str) -> tuple[int, bytes]:
         "query_string": b"",
         "root_path": "",
         "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 5000),
+        "client": ("127.0.0.1", client_port),
         "server": ("127.0.0.1", 8000),
     }
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
     start = await communicator.receive_output(timeout=10)
     body = await communicator.receive_output(timeout=10)
-    return start["status"], body["body"]
+    return start["status"], dict(start["headers"]), body["body"]
 
 
 def test_the_asgi_entry_point_serves_requests() -> None:
@@ -339,6 +347,26 @@ def test_the_asgi_entry_point_serves_requests() -> None:
     status, body = asyncio.run(_asgi_get(application, "/healthz"))
     assert status == 200
     assert json.loads(body) == {"status": "ok"}
+
+
+def test_a_keep_alive_connection_is_closed_after_its_request_cap() -> None:
+    """Defect 10: keep-alive clients stayed on the surviving worker; capped connections reconnect."""
+    import asyncio
+
+    from django.core.asgi import get_asgi_application
+
+    from backend.keepalive import RequestsPerConnectionLimit
+
+    application = RequestsPerConnectionLimit(get_asgi_application(), max_requests=3)
+
+    def closes(port: int) -> bool:
+        status, headers, _ = asyncio.run(_asgi_request(application, "/healthz", port))
+        assert status == 200
+        return headers.get(b"connection") == b"close"
+
+    assert [closes(6000) for _ in range(3)] == [False, False, True]
+    assert not closes(6001)  # another connection has its own count
+    assert not closes(6000)  # the client reconnected: a new count
 
 
 def test_the_wsgi_entry_point_loads() -> None:
@@ -402,3 +430,109 @@ def test_mutations_errors_and_signed_in_requests_are_never_kept(gql: GraphQL) ->
 
     assert response_cache._cache() is not None
     assert all(b'"errors"' not in answer.body for answer in response_cache._cache().values())
+
+
+# --- the database pool through outages (PostgreSQL) ------------------------------------------------
+
+MOVIE = "{ movie(id: 155) { title } }"
+
+
+def _catalog_in_flushed_tables() -> None:
+    """transactional_db starts from flushed tables: the catalog must be there for movie reads."""
+    from django.core.management import call_command
+
+    from movies.models import Movie
+
+    if not Movie.objects.filter(id=155).exists():
+        call_command("load_catalog", verbosity=0)
+
+
+def _fresh_read(gql: GraphQL) -> Any:
+    """A catalog read that reaches the database (no cache tier answers it), as a new request:
+    the test client keeps the thread's connection between requests, a server returns it."""
+    from django.db import connections
+
+    from tests.conftest import clear_caches
+
+    clear_caches()
+    connections.close_all()
+    return gql(MOVIE)
+
+
+@pytest.fixture
+def via_proxy(transactional_db: None, postgres: None, local_catalog: None) -> Any:
+    """The app's database connections go through a proxy the test can stop and start."""
+    from django.db import connections
+
+    from tests.pg_proxy import PostgresProxy
+
+    _catalog_in_flushed_tables()
+    database = connections["default"]
+    saved = dict(database.settings_dict)
+    proxy = PostgresProxy(saved["HOST"] or "127.0.0.1", int(saved["PORT"] or 5432))
+    proxy.start()
+    database.close()
+    database.close_pool()
+    database.settings_dict.update(HOST="127.0.0.1", PORT=str(proxy.port))
+    yield proxy
+    proxy.stop()
+    database.close()
+    database.close_pool()
+    database.settings_dict.update(saved)
+
+
+def test_after_the_pools_connections_are_terminated_the_next_request_succeeds(
+    gql: GraphQL, transactional_db: None, postgres: None, local_catalog: None
+) -> None:
+    import psycopg
+    from django.db import connection
+
+    _catalog_in_flushed_tables()
+    assert _fresh_read(gql).ok()["movie"] == {"title": "The Dark Knight"}
+    params = connection.get_connection_params()
+    killer = {key: params[key] for key in ("dbname", "user", "host", "port", "password") if key in params}
+    with psycopg.connect(**killer, autocommit=True) as admin:
+        # Only this test database's sessions: other runs share the server.
+        killed = admin.execute(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()) AS terminated"
+        ).fetchone()
+    assert killed is not None
+    assert killed[0] >= 1
+    assert _fresh_read(gql).ok()["movie"] == {"title": "The Dark Knight"}
+    assert _fresh_read(gql).ok()["movie"] == {"title": "The Dark Knight"}
+    connection.close()
+
+
+def test_a_dead_database_fails_fast_with_a_code_and_the_first_request_after_it_is_back_succeeds(
+    gql: GraphQL, client: Client, via_proxy: Any, settings: Any
+) -> None:
+    import time
+
+    assert _fresh_read(gql).ok()["movie"] == {"title": "The Dark Knight"}
+    via_proxy.stop()  # PostgreSQL goes away: connections cut, its port refuses
+    for _ in range(3):
+        started = time.perf_counter()
+        response = _fresh_read(gql)
+        elapsed = time.perf_counter() - started
+        assert response.status == 200
+        assert response.codes == ["INTERNAL_SERVER_ERROR"]
+        assert "briefly unavailable" in response.errors[0]["message"]
+        # Not the pool's timeout: the server itself was asked, and refused.
+        assert elapsed < settings.DATABASES["default"]["OPTIONS"]["pool"]["timeout"] / 2
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"]["status"] == "fail"
+    via_proxy.start()  # back, on the same port
+    assert _fresh_read(gql).ok()["movie"] == {"title": "The Dark Knight"}
+    assert client.get("/readyz").status_code == 200
+
+
+def test_every_connection_bounds_its_statements_and_lock_waits(postgres: None) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == ("5s",)
+        cursor.execute("SHOW lock_timeout")
+        assert cursor.fetchone() == ("2s",)

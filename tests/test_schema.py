@@ -156,7 +156,8 @@ def test_rate_limited_answers_carry_retry_after(client: Client, gql: GraphQL, se
     [error] = json.loads(limited.content)["errors"]
     assert error["extensions"]["code"] == "RATE_LIMITED"
     assert limited["Retry-After"] == str(error["extensions"]["retryAfter"])
-    assert 1 <= int(limited["Retry-After"]) <= 60
+    # A sliding window may wait up to two periods (accounts/ratelimit.py).
+    assert 1 <= int(limited["Retry-After"]) <= 120
 
 
 def test_unexpected_failures_in_the_view_are_coded_json(

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from strawberry.dataloader import DataLoader
 
 from accounts.models import Favorite, Rating, WatchlistEntry
 from schema.context import Info
+from schema.dataloader import DataLoader
 
 
 def _membership_loader(model: Any, user_id: int) -> Callable[[], DataLoader[int, bool]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -10,12 +11,14 @@ from asgiref.sync import sync_to_async
 from accounts import models, ratelimit, services, tokens
 from accounts.graphql import loaders as viewer_loaders
 from accounts.graphql.types import AuthPayload, Favorite, Preferences, Rating, User, WatchlistEntry
+from backend.errors import InvalidInput, NotAuthenticated
 from schema.context import Info
 from schema.permissions import IsAuthenticated, require_user
 
 MovieId = Annotated[int, strawberry.argument(description="TMDb id of the movie.")]
 Password = Annotated[str, strawberry.argument(description="The account's password.")]
 RefreshTokenArgument = Annotated[str, strawberry.argument(description="A refresh token from an AuthPayload.")]
+T = TypeVar("T")
 
 
 @strawberry.input(description="A new account.")
@@ -82,7 +85,7 @@ class AccountMutation:
     ) -> AuthPayload:
         def run() -> tokens.TokenPair:
             request = info.context.request
-            ratelimit.check(request, "register", ratelimit.register_rate(), input.email)
+            ratelimit.attempt(request, "register", input.email)
             user = services.register(
                 input.username, input.email, input.password, input.first_name, input.last_name
             )
@@ -98,10 +101,16 @@ class AccountMutation:
         password: Password,
     ) -> AuthPayload:
         def run() -> tokens.TokenPair:
-            # Counted per name as typed: a budget shared by an account's username and
-            # email would tell an attacker which email belongs to which username.
-            ratelimit.check(info.context.request, "login", ratelimit.login_rate(), username)
-            return tokens.issue(services.authenticate(services.find_account(username), password))
+            # Counted per name as typed (normalised): a budget shared by an account's username
+            # and email would tell an attacker which email belongs to which username.
+            request = info.context.request
+            ratelimit.attempt(request, "login", username)
+            try:
+                user = services.authenticate(services.find_account(username), password)
+            except NotAuthenticated:
+                ratelimit.failure(request, "login", username)
+                raise
+            return tokens.issue(user)
 
         return _payload(await sync_to_async(run)())
 
@@ -119,9 +128,16 @@ class AccountMutation:
         self, info: Info, input: Annotated[ProfileInput, strawberry.argument(description="The changes.")]
     ) -> User:
         user = require_user(info)
-        return await sync_to_async(services.update_profile)(  # type: ignore[return-value]
-            user, input.email, input.first_name, input.last_name
-        )
+
+        def run() -> models.User:
+            if input.email is None:
+                return services.update_profile(user, None, input.first_name, input.last_name)
+            # "An account with this email already exists" answers whether an email is taken.
+            return _limited(info, "email", {"email"}, services.update_profile)(
+                user, input.email, input.first_name, input.last_name
+            )
+
+        return await sync_to_async(run)()  # type: ignore[return-value]
 
     @strawberry.mutation(
         description="revokes every other session; the caller gets a fresh pair and stays signed in",
@@ -135,7 +151,8 @@ class AccountMutation:
             str, strawberry.argument(description="Checked by Django's password validators.")
         ],
     ) -> AuthPayload:
-        pair = await sync_to_async(services.change_password)(require_user(info), old_password, new_password)
+        change = _limited(info, "password", {"oldPassword"}, services.change_password)
+        pair = await sync_to_async(change)(require_user(info), old_password, new_password)
         return _payload(pair)
 
     @strawberry.mutation(
@@ -143,7 +160,8 @@ class AccountMutation:
         extensions=[IsAuthenticated()],
     )
     async def delete_account(self, info: Info, password: Password) -> bool:
-        await sync_to_async(services.delete_account)(require_user(info), password)
+        delete = _limited(info, "password", {"password"}, services.delete_account)
+        await sync_to_async(delete)(require_user(info), password)
         return True
 
     @strawberry.mutation(
@@ -201,6 +219,23 @@ class AccountMutation:
             name: value for name, value in vars(input).items() if value is not strawberry.UNSET
         }
         return await sync_to_async(services.update_preferences)(require_user(info), changes)  # type: ignore[return-value]
+
+
+def _limited(info: Info, action: str, fields: set[str], operation: Callable[..., T]) -> Callable[..., T]:
+    """``operation`` (taking the user first) under the viewer's ``action`` budget; an InvalidInput
+    on one of ``fields`` (a wrong password, a taken email) counts as a failure."""
+
+    def run(user: models.User, *args: Any) -> T:
+        request = info.context.request
+        ratelimit.attempt(request, action, str(user.pk))
+        try:
+            return operation(user, *args)
+        except InvalidInput as error:
+            if error.details.get("field") in fields:
+                ratelimit.failure(request, action, str(user.pk))
+            raise
+
+    return run
 
 
 async def _remove(info: Info, model: Any, movie_id: int) -> bool:

@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from strawberry.dataloader import DataLoader
 
 from movies.catalog import reads
 from movies.catalog.sources.base import MovieEntry, PersonEntry
 from movies.records import MAX_IDS, GenreRecord, MovieCredits, PersonCredits
 from schema.context import Info
+from schema.dataloader import DataLoader
 
 BatchRead = Callable[..., dict[int, Any]]
 

@@ -30,6 +30,7 @@ from schema.operations import MAX_AGE
 from schema.permissions import IsAuthenticated, require_user
 
 MAX_QUERY_LENGTH = 200
+MAX_QUERY_WORDS = 12
 T = TypeVar("T")
 
 
@@ -70,6 +71,9 @@ def clean_query(query: str) -> str:
         raise InvalidInput("query must not be empty.")
     if len(text) > MAX_QUERY_LENGTH:
         raise InvalidInput(f"query must be at most {MAX_QUERY_LENGTH} characters.")
+    if len(text.split()) > MAX_QUERY_WORDS:
+        # Each word is one more condition (SQLite) or tsquery term (PostgreSQL) over every film.
+        raise InvalidInput(f"query must have at most {MAX_QUERY_WORDS} words.")
     return text
 
 
@@ -96,8 +100,9 @@ def discover_query(filter: DiscoverFilter | None, sort: DiscoverSort) -> Discove
     min_vote_average, min_vote_count = _given(filter.min_vote_average), _given(filter.min_vote_count)
     language = _given(filter.language)
     people_ids = _people_ids(_given(filter.with_people_ids))
-    genre_ids = tuple(_given(filter.genre_ids) or ())
-    excluded = tuple(_given(filter.exclude_genre_ids) or ())
+    # Duplicates mean nothing here; dropping them keeps the source's query as small as the ask.
+    genre_ids = tuple(dict.fromkeys(_given(filter.genre_ids) or ()))
+    excluded = tuple(dict.fromkeys(_given(filter.exclude_genre_ids) or ()))
     check_year_range(year_from, year_to)
     if min_vote_average is not None and not 0 <= min_vote_average <= 10:
         raise InvalidInput("minVoteAverage must be between 0 and 10.")
