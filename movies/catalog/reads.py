@@ -121,15 +121,19 @@ async def read(function: Callable[..., T | None], *args: Any) -> T:
     return value  # type: ignore[return-value]
 
 
-def genres(local_only: bool = False) -> list[GenreRecord] | None:
+def _genres_entry() -> tuple[str, Callable[[], Any]]:
     source = get_source()
-    return _read(
-        "genres",
-        cache_policy.cache_key(source.name, "genres", "all", locale()),
-        lambda: [g.to_dict() for g in source.genres()],
-        lambda data: [GenreRecord.from_dict(item) for item in data],
-        local_only,
-    )
+    key = cache_policy.cache_key(source.name, "genres", "all", locale())
+    return key, lambda: [g.to_dict() for g in source.genres()]
+
+
+def _decode_genres(data: list[dict[str, Any]]) -> list[GenreRecord]:
+    return [GenreRecord.from_dict(item) for item in data]
+
+
+def genres(local_only: bool = False) -> list[GenreRecord] | None:
+    key, compute = _genres_entry()
+    return _read("genres", key, compute, _decode_genres, local_only)
 
 
 def genre_map(local_only: bool = False) -> dict[int, GenreRecord] | None:
@@ -145,14 +149,17 @@ def genre_map(local_only: bool = False) -> dict[int, GenreRecord] | None:
     return by_id
 
 
-def movie_list(kind: ListKind, page: int, local_only: bool = False) -> PageRecord | None:
-    """A page of a curated list; trending is cached for 30 minutes, the others for an hour."""
+def _list_entry(kind: ListKind, page: int) -> tuple[cache_policy.CacheKind, str, Callable[[], Any]]:
     source = get_source()
     cache_kind: cache_policy.CacheKind = "trending" if kind.startswith("trending") else "list"
     key = cache_policy.cache_key(source.name, cache_kind, kind, page, locale())
-    return _read(
-        cache_kind, key, lambda: source.movie_list(kind, page).to_dict(), PageRecord.from_dict, local_only
-    )
+    return cache_kind, key, lambda: source.movie_list(kind, page).to_dict()
+
+
+def movie_list(kind: ListKind, page: int, local_only: bool = False) -> PageRecord | None:
+    """A page of a curated list; trending is cached for 30 minutes, the others for an hour."""
+    cache_kind, key, compute = _list_entry(kind, page)
+    return _read(cache_kind, key, compute, PageRecord.from_dict, local_only)
 
 
 def search(query: str, year: int | None, page: int, local_only: bool = False) -> PageRecord | None:
@@ -200,10 +207,7 @@ def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry
     Redis lacks. With ``local_only``, only tier 1's part. Used by the movie dataloader.
     """
     source = get_source()
-    keys = {
-        movie_id: cache_policy.cache_key(source.name, "movie", movie_id, locale())
-        for movie_id in dict.fromkeys(ids)
-    }
+    keys = _movie_keys(source, ids)
     result: dict[int, MovieEntry] = {}
     for movie_id, key in keys.items():
         entry = _local_get(key)
@@ -214,11 +218,8 @@ def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry
     if local_only or not missing:
         return result
 
-    def fetch(ids_to_fetch: list[int]) -> dict[int, dict[str, Any]]:
-        return {movie_id: _entry_to_dict(entry) for movie_id, entry in source.lookup(ids_to_fetch).items()}
-
     try:
-        fetched = cache_policy.get_many_or_compute("movie", missing, fetch)
+        fetched = cache_policy.get_many_or_compute("movie", missing, _fetcher(source))
     except UpstreamUnavailable:
         # TMDb is down and some movies have no stale copy: our stored copies answer,
         # uncached, so the real answer replaces them once TMDb is back.
@@ -232,6 +233,57 @@ def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry
         _local_set(missing[movie_id], entry)
         result[movie_id] = entry
     return result
+
+
+def _movie_keys(source: CatalogSource, ids: Sequence[int]) -> dict[int, str]:
+    return {
+        movie_id: cache_policy.cache_key(source.name, "movie", movie_id, locale())
+        for movie_id in dict.fromkeys(ids)
+    }
+
+
+def _fetcher(source: CatalogSource) -> Callable[[list[int]], dict[int, dict[str, Any]]]:
+    def fetch(ids_to_fetch: list[int]) -> dict[int, dict[str, Any]]:
+        return {movie_id: _entry_to_dict(entry) for movie_id, entry in source.lookup(ids_to_fetch).items()}
+
+    return fetch
+
+
+# --- refresh-ahead: recompute what is about to expire, so users never meet it cold ------------
+
+
+def refresh_genres(ahead: float) -> list[GenreRecord]:
+    """The genres, recomputed into the shared cache if they expire within ``ahead`` seconds."""
+    key, compute = _genres_entry()
+    if cache_policy.expires_within(key, ahead, assume=True):
+        return _decode_genres(cache_policy.refresh("genres", key, compute))
+    return _decode_genres(cache_policy.get_or_compute("genres", key, compute))
+
+
+def refresh_list(kind: ListKind, page: int, ahead: float) -> PageRecord:
+    """A list page, recomputed into the shared cache if it expires within ``ahead`` seconds.
+
+    Where the cache cannot tell how long an entry has left (the file cache),
+    lists are recomputed every time: they are few and cheap locally.
+    """
+    cache_kind, key, compute = _list_entry(kind, page)
+    if cache_policy.expires_within(key, ahead, assume=True):
+        return PageRecord.from_dict(cache_policy.refresh(cache_kind, key, compute))
+    return PageRecord.from_dict(cache_policy.get_or_compute(cache_kind, key, compute))
+
+
+def refresh_movies(ids: Sequence[int], ahead: float) -> int:
+    """Recomputes the details of the movies whose entries expire within ``ahead`` seconds (or are
+    missing; with the file cache only missing ones); returns how many were due."""
+    source = get_source()
+    due = {
+        movie_id: key
+        for movie_id, key in _movie_keys(source, ids).items()
+        if cache_policy.expires_within(key, ahead, assume=False)
+    }
+    if due:
+        cache_policy.refresh_many("movie", due, _fetcher(source))
+    return len(due)
 
 
 def check() -> str:

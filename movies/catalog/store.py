@@ -54,5 +54,7 @@ def upsert_movies(entries: Sequence[tuple[MovieRecord, MovieDetails | None]]) ->
                 if genre_id in known_genres
             ],
             batch_size=BATCH_SIZE,
+            # Two workers storing the same movie at once must not fail on each other's links.
+            ignore_conflicts=True,
         )
     return len(entries)

@@ -2,15 +2,17 @@
 
 Hybrid scoring over the local catalog (the candidate pool):
 
-- collaborative: the EASE item-item model trained by ``train_recommender`` on
-  all users' favorites, ratings and watchlists (``RECOMMENDER_MODEL_PATH``),
-  reloaded without a restart when a newer file is published;
+- collaborative: the EASE item-item model trained on all users' favorites,
+  ratings and watchlists (``movies.recommender.training``), published as
+  versions every server shares (``publishing``) and reloaded without a
+  restart within a minute of a new one;
 - content: TF-IDF over genres, keywords, language and decade, for cold start
   and for movies nobody has interacted with yet;
 - the viewer's preferences: disliked genres, languages, year range, minimum
   rating and adult content are hard filters; liked genres boost;
 - priors: popularity, a vote-count-damped rating, and our users' activity
-  this week; seen movies removed; a greedy diversity pass over the top.
+  this week (the per-day counts, re-read with the model check, so a request
+  never reads interactions); seen movies removed; a greedy diversity pass.
 
 Each recommendation's reasons are its largest score components, worded.
 """
@@ -21,14 +23,12 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.apps import apps
-from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
@@ -36,6 +36,7 @@ from movies import metrics
 from movies.catalog import cache_policy
 from movies.catalog.activity import recent_interactions
 from movies.models import LIST_COLUMNS, Genre, Movie
+from movies.recommender import publishing
 from movies.recommender.content import ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
@@ -43,7 +44,7 @@ from movies.records import MovieRecord
 logger = logging.getLogger(__name__)
 
 MAX_RECOMMENDATIONS = 100
-# How often a process looks for a new model file or catalog change.
+# How often a process looks for a new model version or catalog change, and re-reads trending.
 RELOAD_CHECK_SECONDS = 60.0
 EDIT_RELOAD_SECONDS = 600.0
 # Component weights for a user with history; cold users lean on content and priors.
@@ -146,14 +147,16 @@ class Snapshot:
     # For each catalog row, the model column (or -1).
     columns: np.ndarray
     catalog_stamp: tuple[object, ...]
-    model_mtime: float | None
+    model_version: int | None
     # When the index was built (time.monotonic()), to pace rebuilds for edited films.
     built_at: float
+    # Our users' activity this week per catalog row, scaled to 0..1 (the trending prior).
+    trending: np.ndarray
 
     @property
     def version(self) -> str:
         """Changes when a new collaborative model is published (cached recommendations then expire)."""
-        return self.model.meta.get("trained_at", "") if self.model else "none"
+        return f"v{self.model_version}" if self.model is not None else "none"
 
     @classmethod
     def build(
@@ -161,8 +164,9 @@ class Snapshot:
         index: CatalogIndex,
         model: ItemItemModel | None,
         stamp: tuple[object, ...],
-        mtime: float | None,
+        model_version: int | None,
         built_at: float,
+        recent_activity: Mapping[int, float],
     ) -> Snapshot:
         columns = np.full(len(index), -1, dtype=np.int64)
         if model is not None:
@@ -170,14 +174,25 @@ class Snapshot:
                 column = model.index_of(movie_id)
                 if column is not None:
                     columns[row] = column
-        return cls(index, model, columns, stamp, mtime, built_at)
+        return cls(
+            index, model, columns, stamp, model_version, built_at, trending_scores(index, recent_activity)
+        )
+
+
+def trending_scores(index: CatalogIndex, recent_activity: Mapping[int, float]) -> np.ndarray:
+    """log(1 + interactions) per catalog row, scaled so the most active movie scores 1."""
+    activity = np.zeros(len(index), dtype=np.float32)
+    for movie_id, count in recent_activity.items():
+        row = index.row_of.get(movie_id)
+        if row is not None and count > 0:
+            activity[row] = math.log1p(count)
+    return activity / max(float(activity.max(initial=0.0)), 1e-6)
 
 
 class Recommender:
     """Process-wide models; reloads the catalog index and the collaborative model when they change."""
 
-    def __init__(self, model_path: Path) -> None:
-        self.model_path = model_path
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._snapshot: Snapshot | None = None
@@ -188,8 +203,12 @@ class Recommender:
         assert self._snapshot is not None
         return self._snapshot
 
+    def expire(self) -> None:
+        """The next ``snapshot()`` checks for changes instead of waiting out the minute."""
+        self._checked = 0.0
+
     def refresh(self, force: bool = False) -> None:
-        """Reloads what changed, at most once a minute (or now, with ``force``).
+        """Reloads what changed, at most once a minute (or now, with ``force``); re-reads trending.
 
         Films added or removed rebuild the index at the next check; edited films
         (an admin change, a re-import, TMDb refreshing what we store, which is
@@ -205,7 +224,7 @@ class Recommender:
             current = self._snapshot
             facts = Movie.objects.aggregate(n=Count("id"), newest=Max("id"), edited=Max("updated_at"))
             stamp = (facts["n"], facts["newest"], facts["edited"])
-            mtime = self.model_path.stat().st_mtime if self.model_path.exists() else None
+            version = publishing.latest_version()
             keep_index = current is not None and (
                 stamp == current.catalog_stamp
                 or (
@@ -214,18 +233,31 @@ class Recommender:
                     and now - current.built_at < EDIT_RELOAD_SECONDS
                 )
             )
-            if current is not None and keep_index and mtime == current.model_mtime:
+            recent = recent_interactions(TRENDING_DAYS)
+            if current is not None and keep_index and version == current.model_version:
+                self._snapshot = Snapshot(
+                    current.index,
+                    current.model,
+                    current.columns,
+                    current.catalog_stamp,
+                    current.model_version,
+                    current.built_at,
+                    trending_scores(current.index, recent),
+                )
                 return
-            model = current.model if current is not None and mtime == current.model_mtime else None
-            if model is None and mtime is not None:
-                model = ItemItemModel.load(self.model_path)
-                logger.info("recommender model loaded from %s", self.model_path)
+            model = current.model if current is not None and version == current.model_version else None
+            if model is None and version is not None:
+                model = publishing.load(version)
+                if model is None:
+                    version = None  # pruned between the two queries: the next check finds the newer one
+                else:
+                    logger.info("recommender model v%s loaded", version)
             if keep_index:
                 assert current is not None
                 index, stamp, built_at = current.index, current.catalog_stamp, current.built_at
             else:
                 index, built_at = CatalogIndex.from_database(), now
-            self._snapshot = Snapshot.build(index, model, stamp, mtime, built_at)
+            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent)
 
     # --- scoring -----------------------------------------------------------------------------
     def recommend(
@@ -233,11 +265,15 @@ class Recommender:
         interactions: list[Interaction],
         seen: set[int],
         prefs: dict[str, Any],
-        recent_activity: Counter[int],
         limit: int,
         snap: Snapshot | None = None,
+        recent_activity: Mapping[int, float] | None = None,
     ) -> list[Recommended]:
-        """Top ``limit`` movies with reasons for one user's interactions and preferences."""
+        """Top ``limit`` movies with reasons for one user's interactions and preferences.
+
+        The trending prior is the snapshot's unless ``recent_activity`` (interactions
+        per movie) is given, e.g. as of another moment.
+        """
         snap = snap or self.snapshot()
         index, model = snap.index, snap.model
         n = len(index)
@@ -270,12 +306,9 @@ class Recommender:
         )
         components["popularity"] = index.popularity
         components["quality"] = index.quality
-        activity = np.zeros(n, dtype=np.float32)
-        for movie_id, count in recent_activity.items():
-            row = index.row_of.get(movie_id)
-            if row is not None:
-                activity[row] = math.log1p(count)
-        components["trending"] = activity / max(float(activity.max(initial=0.0)), 1e-6)
+        components["trending"] = (
+            snap.trending if recent_activity is None else trending_scores(index, recent_activity)
+        )
 
         total = sum(weights[name] * values for name, values in components.items())
         allowed = self._allowed(index, prefs, seen)
@@ -426,9 +459,16 @@ def get_recommender() -> Recommender:
     """The process's recommender (models load on first use)."""
     global _recommender
     with _recommender_lock:
-        if _recommender is None or _recommender.model_path != Path(settings.RECOMMENDER_MODEL_PATH):
-            _recommender = Recommender(Path(settings.RECOMMENDER_MODEL_PATH))
+        if _recommender is None:
+            _recommender = Recommender()
     return _recommender
+
+
+def forget() -> None:
+    """Drops this process's models; the next use loads them afresh (tests)."""
+    global _recommender
+    with _recommender_lock:
+        _recommender = None
 
 
 def similar_ids(movie_id: int, limit: int) -> list[int]:
@@ -508,12 +548,7 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
     metrics.cache_miss("recommendations")
     interactions, seen = user_interactions(user_id)
     items = get_recommender().recommend(
-        interactions,
-        seen,
-        user_preferences(user_id),
-        recent_interactions(TRENDING_DAYS),
-        MAX_RECOMMENDATIONS,
-        snap,
+        interactions, seen, user_preferences(user_id), MAX_RECOMMENDATIONS, snap
     )
     rows = Movie.objects.only(*LIST_COLUMNS).in_bulk([item.movie_id for item in items])
     found = [(item, rows[item.movie_id].to_record()) for item in items if item.movie_id in rows]

@@ -116,7 +116,7 @@ class LocalCatalogSource:
 
     @staticmethod
     def _trending_order(days: int) -> list[int]:
-        """Ids by TMDb popularity blended with our users' interactions in the window."""
+        """Ids by TMDb popularity blended with our users' interactions in the window (the day counts)."""
         recent = recent_interactions(days)
         candidates = dict(
             Movie.objects.filter(adult=False)
@@ -132,7 +132,7 @@ class LocalCatalogSource:
 
         def score(movie_id: int) -> float:
             return (candidates[movie_id] or 0.0) / top + TRENDING_INTERACTION_WEIGHT * math.log1p(
-                recent[movie_id]
+                recent.get(movie_id, 0.0)
             )
 
         return sorted(candidates, key=lambda movie_id: (-score(movie_id), movie_id))
