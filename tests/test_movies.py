@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -145,7 +146,10 @@ def test_day_counts_follow_every_interaction_as_it_happens(gql: GraphQL) -> None
     gql("mutation { removeFromWatchlist(movieId: 550) deleteRating(movieId: 155) }", token=token).ok()
     assert _day_counts() == {(155, today, 1, 0, 0)}
     # Rebuilding from the rows finds what the signals kept.
-    activity.rebuild()
+    from django.core.management import call_command
+
+    call_command("rebuild_interaction_counts", stdout=(out := io.StringIO()))
+    assert "Rebuilt 1 movie-day counts." in out.getvalue()
     assert _day_counts() == {(155, today, 1, 0, 0)}
     gql(
         'mutation { deleteAccount(password: "a-long-passphrase-1") }', token=token

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from django.apps import apps
 from django.core.cache import cache
-from django.db.models import Count, Max
+from django.db.models import Count, DecimalField, F, Max, Value
 
 from movies import metrics
 from movies.catalog import cache_policy
@@ -44,6 +44,8 @@ from movies.records import MovieRecord
 logger = logging.getLogger(__name__)
 
 MAX_RECOMMENDATIONS = 100
+# Computed (and cached) per request at least: a diversity pass and reasons cost per item.
+MIN_COMPUTED = 20
 # How often a process looks for a new model version or catalog change, and re-reads trending.
 RELOAD_CHECK_SECONDS = 60.0
 EDIT_RELOAD_SECONDS = 600.0
@@ -87,8 +89,17 @@ class Recommended:
 class CatalogIndex:
     """The candidate pool as arrays, aligned row for row with its content model."""
 
-    def __init__(self, rows: list[dict[str, Any]], genre_names: dict[int, str]) -> None:
+    def __init__(
+        self,
+        rows: list[dict[str, Any]],
+        genre_names: dict[int, str],
+        records: list[MovieRecord] | None = None,
+    ) -> None:
         self.ids = np.array([row["id"] for row in rows], dtype=np.int64)
+        # Each row's movie as the API shows it: a recommendation needs no catalog query.
+        self.records = records or [
+            MovieRecord.from_dict({"id": row["id"], "title": row["title"]}) for row in rows
+        ]
         self.row_of = {int(movie_id): row for row, movie_id in enumerate(self.ids.tolist())}
         self.titles = [row["title"] for row in rows]
         self.genres = [frozenset(row["genre_ids"] or ()) for row in rows]
@@ -121,21 +132,14 @@ class CatalogIndex:
 
     @classmethod
     def from_database(cls) -> CatalogIndex:
-        rows = list(
-            Movie.objects.order_by("id").values(
-                "id",
-                "title",
-                "genre_ids",
-                "keywords",
-                "original_language",
-                "release_date",
-                "vote_average",
-                "vote_count",
-                "popularity",
-                "adult",
-            )
+        movies = list(Movie.objects.order_by("id").only(*LIST_COLUMNS, "keywords"))
+        rows = [
+            {"keywords": movie.keywords, **{column: getattr(movie, column) for column in LIST_COLUMNS}}
+            for movie in movies
+        ]
+        return cls(
+            rows, dict(Genre.objects.values_list("id", "name")), [movie.to_record() for movie in movies]
         )
-        return cls(rows, dict(Genre.objects.values_list("id", "name")))
 
 
 @dataclass(frozen=True)
@@ -301,8 +305,10 @@ class Recommender:
         else:
             components["content"] = np.zeros(n, dtype=np.float32)
         liked = set(prefs.get("favorite_genres", ()))
-        components["genre"] = np.array(
-            [len(genres & liked) / len(liked) if liked else 0.0 for genres in index.genres], dtype=np.float32
+        components["genre"] = (
+            np.array([len(genres & liked) / len(liked) for genres in index.genres], dtype=np.float32)
+            if liked
+            else np.zeros(n, dtype=np.float32)
         )
         components["popularity"] = index.popularity
         components["quality"] = index.quality
@@ -314,16 +320,45 @@ class Recommender:
         allowed = self._allowed(index, prefs, seen)
         total = np.where(allowed, total, -np.inf)
         picked = self._diverse_top(index, total, limit)
+        sources = {
+            "collab": self._because_you_liked(snap, picked, model_items, model_weights),
+            "content": self._similar_to(index, picked, positives),
+        }
         return [
             Recommended(
                 movie_id=int(index.ids[row]),
                 score=round(float(total[row]), 4),
-                reasons=self._reasons(
-                    snap, row, weights, components, positives, model_items, model_weights, liked
-                ),
+                reasons=self._reasons(index, row, weights, components, sources, liked),
             )
             for row in picked
         ]
+
+    @staticmethod
+    def _because_you_liked(
+        snap: Snapshot, picked: list[int], model_items: np.ndarray, model_weights: np.ndarray
+    ) -> dict[int, str]:
+        """Picked row -> the title of the user's film that contributed most to its collaborative score."""
+        index, model = snap.index, snap.model
+        if model is None or not picked:
+            return {}
+        columns = snap.columns[picked]
+        best = model.explain_best(model_items, model_weights, columns[columns >= 0])
+        titles: dict[int, str] = {}
+        for row, column in zip(picked, columns.tolist(), strict=True):
+            source_row = index.row_of.get(int(model.item_ids[best[column]])) if column in best else None
+            if source_row is not None:
+                titles[row] = index.titles[source_row]
+        return titles
+
+    @staticmethod
+    def _similar_to(index: CatalogIndex, picked: list[int], positives: list[Interaction]) -> dict[int, str]:
+        """Picked row -> the title of the user's film most like it in content (one sparse product)."""
+        if not positives or not picked:
+            return {}
+        rows = [index.row_of[i.movie_id] for i in positives]
+        sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[picked].T).toarray())
+        best = sims.argmax(axis=0)
+        return {row: index.titles[rows[int(best[k])]] for k, row in enumerate(picked) if sims[best[k], k] > 0}
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
         """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
@@ -394,13 +429,11 @@ class Recommender:
 
     def _reasons(
         self,
-        snap: Snapshot,
+        index: CatalogIndex,
         row: int,
         weights: dict[str, float],
         components: dict[str, np.ndarray],
-        positives: list[Interaction],
-        model_items: np.ndarray,
-        model_weights: np.ndarray,
+        sources: dict[str, dict[int, str]],
         liked: set[int],
     ) -> tuple[str, ...]:
         contributions = sorted(
@@ -411,34 +444,19 @@ class Recommender:
         for amount, name in contributions:
             if amount <= 0.02 or len(reasons) == 3:
                 break
-            text = self._reason_text(snap, name, row, positives, model_items, model_weights, liked)
+            text = self._reason_text(index, name, row, sources, liked)
             if text and text not in reasons:
                 reasons.append(text)
         return tuple(reasons) or ("Popular right now",)
 
     @staticmethod
     def _reason_text(
-        snap: Snapshot,
-        name: str,
-        row: int,
-        positives: list[Interaction],
-        model_items: np.ndarray,
-        model_weights: np.ndarray,
-        liked: set[int],
+        index: CatalogIndex, name: str, row: int, sources: dict[str, dict[int, str]], liked: set[int]
     ) -> str | None:
-        index, model = snap.index, snap.model
-        if name == "collab" and model is not None:
-            column = int(snap.columns[row])
-            top = model.explain(model_items, model_weights, column, limit=1) if column >= 0 else []
-            if top:
-                source_row = index.row_of.get(int(model.item_ids[top[0][0]]))
-                if source_row is not None:
-                    return f"Because you liked {index.titles[source_row]}"
-        if name == "content" and positives:
-            rows = [index.row_of[i.movie_id] for i in positives]
-            sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[row].T).toarray()).ravel()
-            if sims.size and sims.max() > 0:
-                return f"Similar to {index.titles[rows[int(np.argmax(sims))]]}"
+        if name == "collab" and row in sources["collab"]:
+            return f"Because you liked {sources['collab'][row]}"
+        if name == "content" and row in sources["content"]:
+            return f"Similar to {sources['content'][row]}"
         matching = sorted(index.genre_names.get(g, "") for g in index.genres[row] & liked)
         if name == "genre" and matching:
             return f"Matches your favorite genre: {matching[0]}"
@@ -494,22 +512,33 @@ def interaction_weight(kind: str, score: float | None = None) -> float:
     return max(-1.0, min(1.0, (score - 3.0) / 1.5))
 
 
+# Read in this order, later kinds overriding: a favorite outranks a rating outranks a watchlist entry.
+USER_LISTS = ("WatchlistEntry", "Rating", "Favorite")
+
+
 def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
-    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched."""
-    model = apps.get_model
+    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched.
+
+    One round trip: the three lists as one UNION ALL, each row tagged with its list.
+    """
+    parts = []
+    for position, name in enumerate(USER_LISTS):
+        score = F("score") if name == "Rating" else Value(None, output_field=DecimalField())
+        parts.append(
+            apps.get_model("accounts", name)
+            .objects.filter(user_id=user_id)
+            .annotate(list_position=Value(position), list_score=score)
+            .values_list("list_position", "movie_id", "list_score")
+            .order_by()
+        )
+    rows = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: row[0])
     by_movie: dict[int, float] = {}
-    for movie_id in (
-        model("accounts", "WatchlistEntry").objects.filter(user_id=user_id).values_list("movie_id", flat=True)
-    ):
-        by_movie[movie_id] = interaction_weight("watchlist")
-    for movie_id, score in (
-        model("accounts", "Rating").objects.filter(user_id=user_id).values_list("movie_id", "score")
-    ):
-        by_movie[movie_id] = interaction_weight("rating", float(score))
-    for movie_id in (
-        model("accounts", "Favorite").objects.filter(user_id=user_id).values_list("movie_id", flat=True)
-    ):
-        by_movie[movie_id] = interaction_weight("favorite")
+    for position, movie_id, score in rows:
+        kind = USER_LISTS[position]
+        if kind == "Rating":
+            by_movie[movie_id] = interaction_weight("rating", float(score))
+        else:
+            by_movie[movie_id] = interaction_weight("favorite" if kind == "Favorite" else "watchlist")
     return [Interaction(movie_id, weight) for movie_id, weight in by_movie.items()], set(by_movie)
 
 
@@ -531,15 +560,20 @@ def user_preferences(user_id: int) -> dict[str, Any]:
 def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, MovieRecord]]:
     """The user's recommendations with their movies, cached for 2 hours (dropped when their lists change).
 
-    The movies come from the local catalog (the candidate pool) and are cached
-    with the list, so a warm answer costs one cache read and no catalog lookup.
+    The movies come from the snapshot of the local catalog (the candidate pool,
+    re-read as films are added or edited) and are cached with the list, so
+    neither a cold nor a warm answer needs a catalog lookup.
     """
     # One snapshot for the whole call: its model both scores and labels the result.
     snap = get_recommender().snapshot()
     # Read the generation before the user's data: a change after this point bumps it.
     key = cache_policy.recommendations_key(user_id, cache_policy.recommendations_generation(user_id))
     cached = cache.get(key)
-    if cached and cached.get("version") == snap.version:
+    if (
+        cached
+        and cached.get("version") == snap.version
+        and (len(cached["items"]) >= limit or cached.get("exhausted"))
+    ):
         metrics.cache_hit("recommendations")
         return [
             (Recommended(item[0], item[1], tuple(item[2])), MovieRecord.from_dict(item[3]))
@@ -547,16 +581,17 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
         ]
     metrics.cache_miss("recommendations")
     interactions, seen = user_interactions(user_id)
-    items = get_recommender().recommend(
-        interactions, seen, user_preferences(user_id), MAX_RECOMMENDATIONS, snap
-    )
-    rows = Movie.objects.only(*LIST_COLUMNS).in_bulk([item.movie_id for item in items])
-    found = [(item, rows[item.movie_id].to_record()) for item in items if item.movie_id in rows]
+    # At least a page's worth, so the usual limits share one cached list; more only when asked.
+    wanted = max(limit, MIN_COMPUTED)
+    items = get_recommender().recommend(interactions, seen, user_preferences(user_id), wanted, snap)
+    found = [(item, snap.index.records[snap.index.row_of[item.movie_id]]) for item in items]
     cache.set(
         key,
         {
             "version": snap.version,
             "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
+            # Fewer than wanted: nothing else passes the filters, so a larger limit gets no more.
+            "exhausted": len(found) < wanted,
         },
         timeout=cache_policy.TTL["recommendations"],
     )
