@@ -285,7 +285,7 @@ CATALOG_LOCAL_CACHE_SIZE = env.int("CATALOG_LOCAL_CACHE_SIZE", default=10_000)
 # --- Background work (Celery) ---------------------------------------------
 # Redis is the broker when REDIS_URL is set; on the embedded default, a folder
 # of message files (kombu's filesystem transport), so `make run` needs no server.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost//"
 CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default="") or BASE_DIR / "var" / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

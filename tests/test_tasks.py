@@ -349,7 +349,7 @@ def test_the_embedded_default_broker_needs_no_server(transactional_db: None, tmp
         check=True,
         timeout=60,
     )
-    assert printed.stdout.strip() == "filesystem://"
+    assert printed.stdout.strip() == "filesystem://localhost//"
     folder = tmp_path / "broker"
     options = {
         "data_folder_in": str(folder / "messages"),
@@ -359,7 +359,7 @@ def test_the_embedded_default_broker_needs_no_server(transactional_db: None, tmp
     for path in options.values():
         (tmp_path / path).mkdir(parents=True, exist_ok=True)
     original = app.conf.broker_url, app.conf.broker_transport_options
-    _use_broker("filesystem://", options)
+    _use_broker("filesystem://localhost//", options)
     try:
         with start_worker(app, perform_ping_check=False, loglevel="WARNING"):
             run("movies.rebuild_interaction_counts")
