@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.apps import apps
 from django.apps.registry import Apps
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, FloatField, Sum, Value, When
+from django.db.models import Case, Count, F, FloatField, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -60,11 +60,7 @@ def recent_interactions(days: int, now: datetime | None = None) -> dict[int, flo
     inside the window (at 06:00 a one-day window is today plus 18/24 of
     yesterday), which is exact when a day's interactions are spread evenly.
     """
-    now = now or timezone.now()
-    start = now - timedelta(days=days)
-    first_day = day_of(start)
-    day_start = datetime.combine(first_day, time(), tzinfo=UTC)
-    inside = 1.0 - (start - day_start).total_seconds() / 86400.0
+    first_day, inside, now = _window(days, now)
     weighted = Case(
         When(day=first_day, then=_total() * Value(inside)),
         default=_total() * Value(1.0),
@@ -78,6 +74,21 @@ def recent_interactions(days: int, now: datetime | None = None) -> dict[int, flo
         .values_list("movie_id", "n")
     )
     return {movie_id: float(n) for movie_id, n in rows}
+
+
+def _window(days: int, now: datetime | None) -> tuple[date, float, datetime]:
+    """The window's oldest day, the part of that day inside the window, and its end."""
+    now = now or timezone.now()
+    start = now - timedelta(days=days)
+    first_day = day_of(start)
+    inside = 1.0 - (start - datetime.combine(first_day, time(), tzinfo=UTC)).total_seconds() / 86400.0
+    return first_day, inside, now
+
+
+def active_movies(days: int, now: datetime | None = None) -> QuerySet[MovieActivity]:
+    """Ids of the movies with counts in the window, as a subquery (``id__in=active_movies(7)``)."""
+    first_day, _, now = _window(days, now)
+    return MovieActivity.objects.filter(day__gte=first_day, day__lte=day_of(now)).values("movie_id")
 
 
 def total_since(day: date) -> int:

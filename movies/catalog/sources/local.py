@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import F, Max, Q, QuerySet
 from django.utils import timezone
 
-from movies.catalog.activity import recent_interactions
+from movies.catalog.activity import active_movies, recent_interactions
 from movies.catalog.sources.base import MovieEntry
 from movies.models import LIST_COLUMNS, Genre, Movie
 from movies.records import MAX_PAGE, PAGE_SIZE, DiscoverQuery, GenreRecord, ListKind, MovieRecord, PageRecord
@@ -118,16 +118,18 @@ class LocalCatalogSource:
     def _trending_order(days: int) -> list[int]:
         """Ids by TMDb popularity blended with our users' interactions in the window (the day counts)."""
         recent = recent_interactions(days)
-        candidates = dict(
+        # The most popular films and every film with activity in the window, in one query:
+        # subqueries rather than a list of ids, whose length would grow with the activity.
+        popular = (
             Movie.objects.filter(adult=False)
             .order_by(*SORTS["popularity_desc"])
-            .values_list("id", "popularity")[:TRENDING_CANDIDATES]
+            .values("id")[:TRENDING_CANDIDATES]
         )
-        missing = [movie_id for movie_id in recent if movie_id not in candidates]
-        if missing:
-            candidates.update(
-                Movie.objects.filter(id__in=missing, adult=False).values_list("id", "popularity")
-            )
+        candidates = dict(
+            Movie.objects.filter(adult=False)
+            .filter(Q(id__in=popular) | Q(id__in=active_movies(days)))
+            .values_list("id", "popularity")
+        )
         top = max((p or 0.0 for p in candidates.values()), default=0.0) or 1.0
 
         def score(movie_id: int) -> float:
