@@ -2,7 +2,7 @@
 
 For each size: a fresh PostgreSQL database holding the bundled catalog
 (copied from a template built once), synthetic users and interactions
-(``bench.synthetic``), a model trained in its own process (wall time and that
+(``bench.synthetic``, then VACUUM ANALYZE), a model trained in its own process (wall time and that
 process's peak RSS), then gunicorn with one uvicorn worker on the local
 catalog, asked over one keep-alive connection from this process:
 
@@ -34,6 +34,7 @@ from pathlib import Path
 import psycopg
 import redis
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from bench import services
 from bench.loadgen import HttpConnection, percentile
@@ -243,6 +244,9 @@ def measure_size(size: int, opts: Options, env: dict[str, str], template: str) -
         env, "-m", "bench.synthetic", "--interactions", str(size), "--seed", str(opts.seed)
     )
     print(f"  {size:,}: {out.strip()}", flush=True)
+    # Statistics and visibility as autovacuum keeps them in a database in steady state.
+    with psycopg.connect(make_conninfo(services.PG_ADMIN_DSN, dbname=opts.database), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
     train_seconds, train_rss = measure_training(env)
     print(f"  {size:,}: trained in {train_seconds:.1f} s, peak RSS {train_rss:.0f} MB", flush=True)
 

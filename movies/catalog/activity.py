@@ -124,8 +124,12 @@ def rebuild(registry: Apps = apps) -> int:
             )
             for day, movie_id, n in rows.iterator(chunk_size=BATCH_SIZE):
                 counts[(day, movie_id)][column] = n
+        # In day order, as live counts arrive: a window's rows then sit together on disk.
         table.objects.bulk_create(
-            (table(day=day, movie_id=movie_id, **columns) for (day, movie_id), columns in counts.items()),
+            (
+                table(day=day, movie_id=movie_id, **columns)
+                for (day, movie_id), columns in sorted(counts.items())
+            ),
             batch_size=BATCH_SIZE,
         )
     return len(counts)
