@@ -108,31 +108,18 @@ def parse_args(argv: list[str] | None) -> Options:
 
 def app_env(opts: Options) -> dict[str, str]:
     """The server's (and this process's Django's) environment."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PROMETHEUS_MULTIPROC_DIR", "DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL")
-    }
-    env.update(
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{opts.database}",
-        REDIS_URL=opts.redis_url,
+    return services.production_env(
+        f"postgres://postgres@127.0.0.1:5432/{opts.database}",
+        opts.redis_url,
         CATALOG_SOURCE="local",
         TMDB_API_KEY="",
-        TMDB_READ_ACCESS_TOKEN="",
-        ENVIRONMENT="production",
-        DEBUG="0",
-        SECRET_KEY=services.throwaway_secret_key(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
         WEB_CONCURRENCY="1",
-        PYTHONUNBUFFERED="1",
         # Every timed request must do its work: no process-memory answers.
         GRAPHQL_RESPONSE_CACHE_SECONDS="0",
         CATALOG_LOCAL_CACHE_SECONDS="0",
         RATELIMIT_ENABLE="false",
         DJANGO_SETTINGS_MODULE="backend.settings",
     )
-    return env
 
 
 def _admin(statement: sql.Composable) -> None:
