@@ -26,6 +26,8 @@ RUN SECRET_KEY=build-only-collectstatic-key-0123456789abcdef ALLOWED_HOSTS=build
     && mkdir -p /app/var && chown app:app /app/var
 USER app
 EXPOSE 8000
+# Sent with the first served host name: Django answers 400 to a Host outside ALLOWED_HOSTS,
+# which need not list 127.0.0.1 (a leading dot, a subdomain wildcard, is dropped).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8000/healthz || exit 1
+    CMD host="${ALLOWED_HOSTS%%,*}"; curl -fsS -H "Host: ${host#.}" "http://127.0.0.1:${BIND##*:}/healthz" || exit 1
 CMD ["gunicorn", "backend.asgi:application", "-c", "backend/gunicorn.conf.py"]

@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-HOST ?= 127.0.0.1
-PORT ?= 8000
-WORKERS ?= 2
 
 .PHONY: run test lint format schema bench catalog clean
 
@@ -21,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py load_catalog --if-empty
 	$(BIN)/python manage.py collectstatic --no-input -v 0
 	mkdir -p var
-	BIND=$(HOST):$(PORT) WEB_CONCURRENCY=$(WORKERS) $(BIN)/honcho start -f Procfile
+	$(BIN)/honcho start -f Procfile  # web (BIND, WEB_CONCURRENCY: env or .env), worker, beat
 
 ## test: the whole suite with coverage (floor 90%)
 test: $(STAMP)

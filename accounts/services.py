@@ -124,14 +124,18 @@ def update_profile(user: User, email: str | None, first_name: str | None, last_n
     return user
 
 
-def change_password(user: User, old_password: str, new_password: str) -> None:
-    """Sets a new password and signs every other session out (all refresh tokens revoked)."""
+def change_password(user: User, old_password: str, new_password: str) -> tokens.TokenPair:
+    """Sets a new password, revokes every session (access tokens too) and signs the caller in again."""
     if not user.check_password(old_password):
         raise InvalidInput("The current password is wrong.", field="oldPassword")
     _check_password(new_password, user, field="newPassword")
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
-    tokens.revoke_all(user.pk)
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        tokens.revoke_all(user.pk)
+        # The fresh pair carries the version revoke_all just wrote, so only it survives.
+        user.refresh_from_db(fields=["token_version"])
+        return tokens.issue(user)
 
 
 def delete_account(user: User, password: str) -> None:

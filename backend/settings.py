@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework_simplejwt.token_blacklist",
     "strawberry_django",
+    "corsheaders",
     "backend",
     "schema",
     "movies",
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "backend.middleware.RequestLogMiddleware",
+    # Before anything that may answer: a preflight is answered here.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "backend.static_files.AsyncWhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
@@ -167,15 +170,39 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = True
+# Collected files (gzipped by the storage above; `make run` and the image collect
+# them) when collectstatic has run, else the source folders, uncompressed.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not STATIC_ROOT.is_dir())
+# The example web client (plain HTML + ES modules) at `/`, served as files like any frontend's.
+WHITENOISE_ROOT = BASE_DIR / "web"
+WHITENOISE_INDEX_FILE = True
 
 # --- GraphQL --------------------------------------------------------------
 GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=10)
 GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=2000)
 GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=30)
-GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=True)
+# Introspection and "Did you mean ...?" suggestions: on in development, off in
+# production unless asked for; the committed schema.graphql documents the API.
+GRAPHQL_INTROSPECTION = env.bool("GRAPHQL_INTROSPECTION", default=ENVIRONMENT != "production")
+GRAPHQL_FIELD_SUGGESTIONS = env.bool("GRAPHQL_FIELD_SUGGESTIONS", default=ENVIRONMENT != "production")
+# GraphiQL needs introspection, so it follows it.
+GRAPHIQL_ENABLED = env.bool("GRAPHIQL_ENABLED", default=True) and GRAPHQL_INTROSPECTION
 # Seconds a process keeps the whole answer to an anonymous read-only query (0: off).
 GRAPHQL_RESPONSE_CACHE_SECONDS = env.float("GRAPHQL_RESPONSE_CACHE_SECONDS", default=2.0)
+
+# --- CORS (django-cors-headers): browser apps on other origins call /graphql ---
+# Tokens travel in the Authorization header, never in cookies, so no credentials.
+DEV_SERVER_ORIGINS = [
+    f"http://{host}:{port}" for port in (3000, 5173, 8080) for host in ("localhost", "127.0.0.1")
+]
+CORS_ALLOWED_ORIGINS = env.list(
+    "CORS_ALLOWED_ORIGINS", default=[] if ENVIRONMENT == "production" else DEV_SERVER_ORIGINS
+)
+CORS_URLS_REGEX = r"^/graphql$"
+CORS_ALLOW_METHODS = ["GET", "POST", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "authorization", "content-type", "x-request-id"]
+CORS_EXPOSE_HEADERS = ["Retry-After", "X-Request-ID", "ETag"]
+CORS_PREFLIGHT_MAX_AGE = env.int("CORS_PREFLIGHT_MAX_AGE", default=86400)
 
 # --- Security headers in production ---------------------------------------
 if ENVIRONMENT == "production":
@@ -232,6 +259,11 @@ TMDB_IMAGE_BASE_URL = env.str("TMDB_IMAGE_BASE_URL", default="https://image.tmdb
 CATALOG_SOURCE = env.str("CATALOG_SOURCE", default="auto")
 CATALOG_REFERENCE_DATE = env.str("CATALOG_REFERENCE_DATE", default="") or None
 CATALOG_TOP_RATED_MIN_VOTES = env.int("CATALOG_TOP_RATED_MIN_VOTES", default=300)
+# Local catalog search: "auto" (PostgreSQL full-text + trigram on PostgreSQL, the
+# in-memory fuzzy index elsewhere) or "fuzzy" (the in-memory index on any database).
+CATALOG_SEARCH = env.str("CATALOG_SEARCH", default="auto")
+if CATALOG_SEARCH not in ("auto", "fuzzy"):
+    raise ImproperlyConfigured("CATALOG_SEARCH must be auto or fuzzy")
 CACHE_VERSION = env.int("CACHE_VERSION", default=1)
 
 # --- JWT (djangorestframework-simplejwt's token machinery) -----------------

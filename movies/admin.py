@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from movies.models import Genre, Movie
+from movies.models import Company, Credit, Genre, Movie, Person
 
 
 @admin.register(Genre)
@@ -11,9 +11,32 @@ class GenreAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
+class CreditInline(admin.TabularInline):
+    model = Credit
+    extra = 0
+    raw_id_fields = ("person", "movie")
+    fields = ("person", "kind", "order", "character", "job", "department")
+
+
 @admin.register(Movie)
 class MovieAdmin(admin.ModelAdmin):
     list_display = ("id", "title", "release_date", "vote_average", "vote_count", "popularity")
     search_fields = ("title", "original_title", "imdb_id")
     list_filter = ("adult", "original_language")
     filter_horizontal = ("genres",)
+    raw_id_fields = ("companies",)
+    inlines = (CreditInline,)
+
+
+@admin.register(Person)
+class PersonAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "known_for_department", "credit_count")
+    search_fields = ("name",)
+    list_filter = ("known_for_department",)
+    inlines = (CreditInline,)
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("id", "name")
+    search_fields = ("name",)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from django.db import models
 
-from movies.records import GenreRecord, MovieDetails, MovieRecord
+from movies.records import (
+    CastCreditRecord,
+    CompanyRecord,
+    CrewCreditRecord,
+    GenreRecord,
+    MovieDetails,
+    MovieRecord,
+    PersonDetails,
+    PersonRecord,
+)
 
 # Columns a list page needs; detail columns stay on disk until asked for.
 LIST_COLUMNS = (
@@ -40,6 +49,21 @@ class Genre(models.Model):
         return GenreRecord(id=self.id, name=self.name)
 
 
+class Company(models.Model):
+    """A production company; the primary key is TMDb's company id."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    logo_path = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name_plural = "companies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Movie(models.Model):
     """A movie; the primary key is TMDb's movie id, as everywhere in the API."""
 
@@ -69,6 +93,12 @@ class Movie(models.Model):
     budget = models.BigIntegerField(null=True, blank=True)
     revenue = models.BigIntegerField(null=True, blank=True)
     keywords = models.JSONField(default=list, blank=True)
+    # Companies kept denormalised ([{id, name, logo_path}], in TMDb's order) as
+    # well as in the M2M, as genres are: a details read needs no join.
+    production_companies = models.JSONField(default=list, blank=True)
+    companies = models.ManyToManyField(Company, related_name="movies", blank=True)
+    production_countries = models.JSONField(default=list, blank=True)
+    spoken_languages = models.JSONField(default=list, blank=True)
 
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -112,6 +142,11 @@ class Movie(models.Model):
             budget=self.budget,
             revenue=self.revenue,
             keywords=tuple(self.keywords or ()),
+            production_companies=tuple(
+                CompanyRecord.from_dict(item) for item in self.production_companies or ()
+            ),
+            production_countries=tuple(self.production_countries or ()),
+            spoken_languages=tuple(self.spoken_languages or ()),
         )
 
     @staticmethod
@@ -142,8 +177,85 @@ class Movie(models.Model):
                 budget=details.budget,
                 revenue=details.revenue,
                 keywords=list(details.keywords),
+                production_companies=[company.to_dict() for company in details.production_companies],
+                production_countries=list(details.production_countries),
+                spoken_languages=list(details.spoken_languages),
             )
         return values
+
+
+class Person(models.Model):
+    """A person credited on a movie; the primary key is TMDb's person id."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    known_for_department = models.CharField(max_length=64, blank=True, default="")
+    profile_path = models.CharField(max_length=200, blank=True, default="")
+    popularity = models.FloatField(null=True, blank=True)
+    biography = models.TextField(blank=True, default="")
+    birthday = models.DateField(null=True, blank=True)
+    place_of_birth = models.CharField(max_length=300, blank=True, default="")
+    # How many credits the person has in our catalog: what ranks people with
+    # equally good name matches when no popularity is known.
+    credit_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ("name", "id")
+        indexes = [models.Index(fields=["-credit_count"], name="person_credit_count_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_record(self) -> PersonRecord:
+        return PersonRecord(
+            id=self.id,
+            name=self.name,
+            known_for_department=self.known_for_department or None,
+            profile_path=self.profile_path or None,
+            popularity=self.popularity,
+        )
+
+    def to_details(self) -> PersonDetails:
+        return PersonDetails(
+            biography=self.biography or None,
+            birthday=self.birthday,
+            place_of_birth=self.place_of_birth or None,
+        )
+
+
+class Credit(models.Model):
+    """One cast role or crew job of a person on a movie.
+
+    Cast and crew share one table so a page's credits are one query. ``order``
+    is the billing order for cast and the source's order for crew.
+    """
+
+    CAST, CREW = "cast", "crew"
+
+    movie = models.ForeignKey(Movie, on_delete=models.CASCADE, related_name="credits")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="credits")
+    kind = models.CharField(max_length=4, choices=[(CAST, "cast"), (CREW, "crew")])
+    order = models.PositiveSmallIntegerField(default=0)
+    character = models.CharField(max_length=300, blank=True, default="")
+    job = models.CharField(max_length=64, blank=True, default="")
+    department = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ("movie", "kind", "order", "id")
+        indexes = [
+            models.Index(fields=["movie", "kind", "order"], name="credit_movie_idx"),
+            # "Films of this person" and discover's withPeopleIds.
+            models.Index(fields=["person", "movie"], name="credit_person_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} on {self.movie_id} ({self.job or self.kind})"
+
+    def to_cast(self) -> CastCreditRecord:
+        return CastCreditRecord(self.person.to_record(), self.character or None, self.order)
+
+    def to_crew(self) -> CrewCreditRecord:
+        return CrewCreditRecord(self.person.to_record(), self.job, self.department)
 
 
 class MovieActivity(models.Model):

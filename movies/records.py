@@ -24,6 +24,31 @@ MAX_PAGE = 500
 MAX_IDS = 100
 # Years a filter may name (the first films are from the 1870s).
 MIN_YEAR, MAX_YEAR = 1870, 2100
+# The most people one discover filter may name (TMDb's with_people takes a short list).
+MAX_PEOPLE_IDS = 10
+# The most cast and crew credits kept per movie (the API's largest limits).
+MAX_CAST_CREDITS = 100
+MAX_CREW_CREDITS = 200
+
+
+def _date_or_none(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyRecord:
+    """A production company."""
+
+    id: int
+    name: str
+    logo_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "logo_path": self.logo_path}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompanyRecord:
+        return cls(id=int(data["id"]), name=str(data["name"]), logo_path=data.get("logo_path"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +76,32 @@ class MovieDetails:
     budget: int | None = None
     revenue: int | None = None
     keywords: tuple[str, ...] = ()
+    production_companies: tuple[CompanyRecord, ...] = ()
+    # ISO 3166-1 alpha-2 and ISO 639-1 codes.
+    production_countries: tuple[str, ...] = ()
+    spoken_languages: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["keywords"] = list(self.keywords)
+        data["production_companies"] = [company.to_dict() for company in self.production_companies]
+        data["production_countries"] = list(self.production_countries)
+        data["spoken_languages"] = list(self.spoken_languages)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MovieDetails:
-        return cls(**{**data, "keywords": tuple(data.get("keywords") or ())})
+        return cls(
+            **{
+                **data,
+                "keywords": tuple(data.get("keywords") or ()),
+                "production_companies": tuple(
+                    CompanyRecord.from_dict(item) for item in data.get("production_companies") or ()
+                ),
+                "production_countries": tuple(data.get("production_countries") or ()),
+                "spoken_languages": tuple(data.get("spoken_languages") or ()),
+            }
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +188,171 @@ class DiscoverQuery:
     language: str | None = None
     include_adult: bool = False
     sort: DiscoverSortKey = "popularity_desc"
+    # Films with all of these people in cast or crew.
+    people_ids: tuple[int, ...] = ()
 
     def cache_key_part(self) -> str:
         return repr(dataclasses.astuple(self))
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """A person as credit lists and searches know them: everything but the detail fields."""
+
+    id: int
+    name: str
+    known_for_department: str | None = None
+    profile_path: str | None = None
+    popularity: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PersonRecord:
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDetails:
+    """Fields only a person's own page has (TMDb ``/person/{id}``); the local catalog lacks them."""
+
+    biography: str | None = None
+    birthday: date | None = None
+    place_of_birth: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "biography": self.biography,
+            "birthday": self.birthday.isoformat() if self.birthday else None,
+            "place_of_birth": self.place_of_birth,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PersonDetails:
+        return cls(
+            biography=data.get("biography"),
+            birthday=_date_or_none(data.get("birthday")),
+            place_of_birth=data.get("place_of_birth"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CastCreditRecord:
+    """One role in a movie's cast; ``order`` is the billing order, 0 first."""
+
+    person: PersonRecord
+    character: str | None
+    order: int
+
+
+@dataclass(frozen=True, slots=True)
+class CrewCreditRecord:
+    """One job in a movie's crew, as TMDb names it (job Director, department Directing)."""
+
+    person: PersonRecord
+    job: str
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
+class MovieCredits:
+    """A movie's cast in billing order and its crew in the source's order."""
+
+    cast: tuple[CastCreditRecord, ...] = ()
+    crew: tuple[CrewCreditRecord, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cast": [[c.person.to_dict(), c.character, c.order] for c in self.cast],
+            "crew": [[c.person.to_dict(), c.job, c.department] for c in self.crew],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MovieCredits:
+        return cls(
+            cast=tuple(
+                CastCreditRecord(PersonRecord.from_dict(p), character, order)
+                for p, character, order in data["cast"]
+            ),
+            crew=tuple(
+                CrewCreditRecord(PersonRecord.from_dict(p), job, department)
+                for p, job, department in data["crew"]
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCastRecord:
+    """A film a person acted in, and as whom."""
+
+    movie: MovieRecord
+    character: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCrewRecord:
+    """A film a person worked on, and in which job."""
+
+    movie: MovieRecord
+    job: str
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCredits:
+    """A person's films, newest first."""
+
+    cast: tuple[PersonCastRecord, ...] = ()
+    crew: tuple[PersonCrewRecord, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cast": [[c.movie.to_dict(), c.character] for c in self.cast],
+            "crew": [[c.movie.to_dict(), c.job, c.department] for c in self.crew],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PersonCredits:
+        return cls(
+            cast=tuple(
+                PersonCastRecord(MovieRecord.from_dict(m), character) for m, character in data["cast"]
+            ),
+            crew=tuple(
+                PersonCrewRecord(MovieRecord.from_dict(m), job, department)
+                for m, job, department in data["crew"]
+            ),
+        )
+
+
+def newest_first(movie: MovieRecord) -> tuple[bool, float, int]:
+    """Sort key of a filmography: newest release first, undated films last."""
+    released = movie.release_date
+    return (released is None, -released.toordinal() if released else 0, movie.id)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonPageRecord:
+    """One page of people (a people search), TMDb-style."""
+
+    page: int
+    total_pages: int
+    total_results: int
+    results: tuple[PersonRecord, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "page": self.page,
+            "total_pages": self.total_pages,
+            "total_results": self.total_results,
+            "results": [person.to_dict() for person in self.results],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PersonPageRecord:
+        return cls(
+            page=int(data["page"]),
+            total_pages=int(data["total_pages"]),
+            total_results=int(data["total_results"]),
+            results=tuple(PersonRecord.from_dict(p) for p in data["results"]),
+        )

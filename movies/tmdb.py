@@ -14,6 +14,7 @@ This product uses the TMDB API but is not endorsed or certified by TMDB.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import re
@@ -30,14 +31,27 @@ from requests.adapters import HTTPAdapter
 
 from backend.errors import UpstreamUnavailable
 from movies.records import (
+    MAX_CAST_CREDITS,
+    MAX_CREW_CREDITS,
     MAX_PAGE,
+    CastCreditRecord,
+    CompanyRecord,
+    CrewCreditRecord,
     DiscoverQuery,
     DiscoverSortKey,
     GenreRecord,
     ListKind,
+    MovieCredits,
     MovieDetails,
     MovieRecord,
     PageRecord,
+    PersonCastRecord,
+    PersonCredits,
+    PersonCrewRecord,
+    PersonDetails,
+    PersonPageRecord,
+    PersonRecord,
+    newest_first,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,18 +84,22 @@ _DISCOVER_SORT: dict[DiscoverSortKey, str] = {
 
 _MOVIE_PATH = "/movie/{movie_id}"
 _SIMILAR_PATH = "/movie/{movie_id}/similar"
+_PERSON_PATH = "/person/{person_id}"
+
+FullMovie = tuple[MovieRecord, MovieDetails, MovieCredits]
+FullPerson = tuple[PersonRecord, PersonDetails, PersonCredits]
 
 
 class TmdbPartialFailure(UpstreamUnavailable):
-    """``movies_many`` got some movies but not all: some fetches failed.
+    """``movies_many`` (or ``people_many``) got some items but not all: some fetches failed.
 
     It is an ``UpstreamUnavailable``, so callers that only care about "TMDb is
     unhealthy, serve stale copies" need nothing special; callers that can use
     the partial answer find it in ``results`` (and the ids in ``failed_ids``).
     """
 
-    def __init__(self, results: dict[int, tuple[MovieRecord, MovieDetails]], failed_ids: list[int]) -> None:
-        super().__init__(f"TMDb failed for {len(failed_ids)} of {len(results) + len(failed_ids)} movies")
+    def __init__(self, results: dict[int, Any], failed_ids: list[int]) -> None:
+        super().__init__(f"TMDb failed for {len(failed_ids)} of {len(results) + len(failed_ids)} items")
         self.results = results
         self.failed_ids = failed_ids
 
@@ -127,6 +145,7 @@ class TmdbClient:
         *,
         max_retry_wait: float = 5.0,
         on_request: RequestHook | None = None,
+        language_of: Callable[[], str | None] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # Empty strings come from unset environment variables: treat as absent.
@@ -141,6 +160,8 @@ class TmdbClient:
         self.max_workers = max(1, int(max_workers))
         self.max_retry_wait = max(0.0, float(max_retry_wait))
         self.on_request = on_request
+        # The current request's language, when callers serve several (else ``language``).
+        self.language_of = language_of
         self._sleep: Callable[[float], None] = time.sleep
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -185,6 +206,10 @@ class TmdbClient:
         kwargs.update(overrides)
         return cls(**kwargs)
 
+    def current_language(self) -> str:
+        """The language sent upstream now: the caller's (``language_of``), else the client's."""
+        return (self.language_of() if self.language_of else None) or self.language
+
     @property
     def configured(self) -> bool:
         """True when an API key or a read access token is set."""
@@ -212,7 +237,7 @@ class TmdbClient:
 
     def genres(self) -> list[GenreRecord]:
         """All movie genres (``/genre/movie/list``) in the client's language."""
-        body = self._get("/genre/movie/list", {"language": self.language})
+        body = self._get("/genre/movie/list", {"language": self.current_language()})
         raw = body.get("genres")
         if not isinstance(raw, list):
             raise UpstreamUnavailable("TMDb /genre/movie/list returned an unexpected shape")
@@ -234,28 +259,29 @@ class TmdbClient:
             path, has_region = _LIST_ENDPOINTS[kind]
         except KeyError:
             raise ValueError(f"unknown movie list kind: {kind!r}") from None
-        params = {"language": self.language, "page": _check_page(page)}
+        params = {"language": self.current_language(), "page": _check_page(page)}
         if has_region and self.region:
             params["region"] = self.region
         return _page(self._get(path, params), page, path)
 
-    def movie(self, movie_id: int) -> tuple[MovieRecord, MovieDetails] | None:
-        """One movie with its details and keywords, or None if TMDb does not know the id."""
+    def movie(self, movie_id: int) -> FullMovie | None:
+        """One movie with its details, keywords and credits (one call), or None if TMDb does not know it."""
         movie_id = int(movie_id)
         if movie_id <= 0:
             # TMDb answers 404 for these anyway; skip the round trip.
             return None
         body = self._request(
             _MOVIE_PATH,
-            {"language": self.language, "append_to_response": "keywords"},
+            {"language": self.current_language(), "append_to_response": "credits,keywords"},
             path_args={"movie_id": movie_id},
             allow_404=True,
         )
         if body is None:
             return None
-        return _movie_with_details(body)
+        record, details = _movie_with_details(body)
+        return record, details, _movie_credits(body.get("credits"))
 
-    def movies_many(self, ids: Iterable[int]) -> dict[int, tuple[MovieRecord, MovieDetails]]:
+    def movies_many(self, ids: Iterable[int]) -> dict[int, FullMovie]:
         """Fetch several movies concurrently (bounded by ``max_workers``); unknown ids are absent.
 
         Waits for every fetch. If any failed for a reason other than 404 it
@@ -263,22 +289,75 @@ class TmdbClient:
         the movies that did arrive, so callers can serve stale copies for the
         rest, or for all of them.
         """
-        unique = list(dict.fromkeys(int(movie_id) for movie_id in ids))
+        return self._fetch_many(self.movie, ids)
+
+    def person(self, person_id: int) -> FullPerson | None:
+        """One person with details and movie credits (one call), or None if TMDb does not know them."""
+        person_id = int(person_id)
+        if person_id <= 0:
+            return None
+        body = self._request(
+            _PERSON_PATH,
+            {"language": self.current_language(), "append_to_response": "movie_credits"},
+            path_args={"person_id": person_id},
+            allow_404=True,
+        )
+        if body is None:
+            return None
+        record = _person_record(body)
+        if record is None:
+            raise UpstreamUnavailable("TMDb /person/{person_id} returned a body without an id")
+        details = PersonDetails(
+            biography=_str(body.get("biography")),
+            birthday=_date(body.get("birthday")),
+            place_of_birth=_str(body.get("place_of_birth")),
+        )
+        return record, details, _person_credits(body.get("movie_credits"))
+
+    def people_many(self, ids: Iterable[int]) -> dict[int, FullPerson]:
+        """Fetch several people concurrently, as ``movies_many`` does movies."""
+        return self._fetch_many(self.person, ids)
+
+    def search_people(self, query: str, page: int = 1) -> PersonPageRecord:
+        """Search people by name (``/search/person``, adult profiles excluded)."""
+        _check_page(page)
+        query = query.strip()
+        if not query:
+            return PersonPageRecord(page=page, total_pages=0, total_results=0)
+        params = {"query": query, "include_adult": "false", "language": self.current_language(), "page": page}
+        body = self._get("/search/person", params)
+        raw = body.get("results")
+        if not isinstance(raw, list):
+            raise UpstreamUnavailable("TMDb /search/person returned an unexpected shape")
+        results = tuple(p for p in (_person_record(i) for i in raw if isinstance(i, dict)) if p is not None)
+        total_pages = _int(body.get("total_pages"))
+        return PersonPageRecord(
+            page=_int(body.get("page")) or page,
+            total_pages=max(0, min(total_pages if total_pages is not None else 0, MAX_PAGE)),
+            total_results=max(0, _int(body.get("total_results")) or len(results)),
+            results=results,
+        )
+
+    def _fetch_many(self, fetch_one: Callable[[int], Any], ids: Iterable[int]) -> dict[int, Any]:
+        unique = list(dict.fromkeys(int(item_id) for item_id in ids))
         if not unique:
             return {}
         pool = self._pool()
-        futures = {pool.submit(self.movie, movie_id): movie_id for movie_id in unique}
-        found: dict[int, tuple[MovieRecord, MovieDetails]] = {}
+        # Each fetch runs in a copy of the caller's context, so it sends the caller's language.
+        futures = {
+            pool.submit(contextvars.copy_context().run, fetch_one, item_id): item_id for item_id in unique
+        }
+        found: dict[int, Any] = {}
         failed: list[int] = []
         for future in as_completed(futures):
-            movie_id = futures[future]
+            item_id = futures[future]
             try:
                 result = future.result()
             except UpstreamUnavailable:
-                failed.append(movie_id)
+                failed.append(item_id)
                 continue
             if result is not None:
-                found[movie_id] = result
+                found[item_id] = result
         if failed:
             raise TmdbPartialFailure(found, sorted(failed))
         return found
@@ -297,7 +376,7 @@ class TmdbClient:
         params: dict[str, Any] = {
             "query": query,
             "include_adult": "false",
-            "language": self.language,
+            "language": self.current_language(),
             "page": page,
         }
         if year is not None:
@@ -309,7 +388,7 @@ class TmdbClient:
     def discover(self, q: DiscoverQuery, page: int = 1) -> PageRecord:
         """Filter and sort the whole catalog (``/discover/movie``); genre ids are ANDed."""
         params: dict[str, Any] = {
-            "language": self.language,
+            "language": self.current_language(),
             "page": _check_page(page),
             "sort_by": _DISCOVER_SORT[q.sort],
             "include_adult": "true" if q.include_adult else "false",
@@ -329,6 +408,8 @@ class TmdbClient:
             params["vote_count.gte"] = q.min_vote_count
         if q.language:
             params["with_original_language"] = q.language
+        if q.people_ids:
+            params["with_people"] = ",".join(str(p) for p in q.people_ids)  # comma means AND
         if self.region:
             params["region"] = self.region
         return _page(self._get("/discover/movie", params), page, "/discover/movie")
@@ -341,7 +422,7 @@ class TmdbClient:
             return PageRecord(page=page, total_pages=0, total_results=0)
         body = self._request(
             _SIMILAR_PATH,
-            {"language": self.language, "page": page},
+            {"language": self.current_language(), "page": page},
             path_args={"movie_id": movie_id},
             allow_404=True,
         )
@@ -627,8 +708,76 @@ def _movie_with_details(body: Mapping[str, Any]) -> tuple[MovieRecord, MovieDeta
         budget=_positive_int(body.get("budget")),
         revenue=_positive_int(body.get("revenue")),
         keywords=keywords,
+        production_companies=tuple(
+            CompanyRecord(id=company_id, name=name, logo_path=_str(item.get("logo_path")))
+            for item in _objects(body.get("production_companies"))
+            if (company_id := _int(item.get("id"))) is not None and (name := _str(item.get("name")))
+        ),
+        production_countries=_codes(body.get("production_countries"), "iso_3166_1"),
+        spoken_languages=_codes(body.get("spoken_languages"), "iso_639_1"),
     )
     return record, details
+
+
+def _objects(value: Any) -> list[Mapping[str, Any]]:
+    """The dict items of a JSON array (anything else: none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _codes(value: Any, key: str) -> tuple[str, ...]:
+    return tuple(code for code in (_str(item.get(key)) for item in _objects(value)) if code)
+
+
+def _person_record(item: Mapping[str, Any]) -> PersonRecord | None:
+    """A PersonRecord from a credit, a search result or a person body; None without id or name."""
+    person_id, name = _int(item.get("id")), _str(item.get("name"))
+    if person_id is None or name is None:
+        return None
+    return PersonRecord(
+        id=person_id,
+        name=name,
+        known_for_department=_str(item.get("known_for_department")),
+        profile_path=_str(item.get("profile_path")),
+        popularity=_float(item.get("popularity")),
+    )
+
+
+def _movie_credits(block: Any) -> MovieCredits:
+    """``credits: {cast: [...], crew: [...]}`` of a details body; cast in billing order."""
+    if not isinstance(block, dict):
+        return MovieCredits()
+    cast = [
+        CastCreditRecord(person, _str(item.get("character")), _int(item.get("order")) or 0)
+        for item in _objects(block.get("cast"))
+        if (person := _person_record(item)) is not None
+    ]
+    cast.sort(key=lambda credit: credit.order)
+    crew = [
+        CrewCreditRecord(person, job, _str(item.get("department")) or "")
+        for item in _objects(block.get("crew"))
+        if (person := _person_record(item)) is not None and (job := _str(item.get("job")))
+    ]
+    return MovieCredits(cast=tuple(cast[:MAX_CAST_CREDITS]), crew=tuple(crew[:MAX_CREW_CREDITS]))
+
+
+def _person_credits(block: Any) -> PersonCredits:
+    """``movie_credits: {cast: [...], crew: [...]}`` of a person body, newest film first."""
+    if not isinstance(block, dict):
+        return PersonCredits()
+    cast = [
+        PersonCastRecord(movie, _str(item.get("character")))
+        for item in _objects(block.get("cast"))
+        if (movie := _movie_record(item)) is not None
+    ]
+    crew = [
+        PersonCrewRecord(movie, job, _str(item.get("department")) or "")
+        for item in _objects(block.get("crew"))
+        if (movie := _movie_record(item)) is not None and (job := _str(item.get("job")))
+    ]
+    return PersonCredits(
+        cast=tuple(sorted(cast, key=lambda c: newest_first(c.movie))),
+        crew=tuple(sorted(crew, key=lambda c: newest_first(c.movie))),
+    )
 
 
 def _page(body: Mapping[str, Any], requested_page: int, template: str) -> PageRecord:

@@ -5,39 +5,43 @@ are false/null without a user), so the same request body gets the same
 answer. Keeping it for a couple of seconds lets a busy process answer the
 home page without executing it again; it adds those seconds to the catalog's
 own process-local staleness. Requests with an Authorization header,
-mutations, subscriptions, and answers with errors are never kept.
+mutations, and answers with errors are never kept. Requests are keyed by
+what they ask, not by their bytes: a persisted query's hash, its GET form
+and a POST with the query text all find the same kept answer.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import threading
+from typing import Any
 
 from cachetools import TTLCache
 from django.conf import settings
-from django.http import HttpRequest
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from movies import metrics
+from schema.http import Answer
 
-MAX_BODY = 20_000
 # Bytes of answers one process keeps, and the largest answer worth keeping.
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ANSWER = 512 * 1024
 
-_entries: TTLCache[str, bytes] | None = None
+_entries: TTLCache[str, Answer] | None = None
 _lock = threading.Lock()
 
 
-def _cache() -> TTLCache[str, bytes] | None:
+def _cache() -> TTLCache[str, Answer] | None:
     global _entries
     if settings.GRAPHQL_RESPONSE_CACHE_SECONDS <= 0:
         return None
     with _lock:
         if _entries is None:
-            _entries = TTLCache(maxsize=MAX_BYTES, ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS, getsizeof=len)
+            _entries = TTLCache(
+                maxsize=MAX_BYTES,
+                ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS,
+                getsizeof=lambda answer: len(answer.body),
+            )
         return _entries
 
 
@@ -48,37 +52,28 @@ def clear() -> None:
         _entries = None
 
 
-@functools.lru_cache(maxsize=512)
-def _only_queries(document: str) -> bool:
-    try:
-        definitions = parse(document).definitions
-    except GraphQLError:
-        return False
-    operations = [d for d in definitions if isinstance(d, OperationDefinitionNode)]
-    return bool(operations) and all(op.operation is OperationType.QUERY for op in operations)
+def key_for(
+    method: str, media_type: str, query: str, variables: Any, operation_name: str | None, language: str
+) -> str | None:
+    """The cache key of an anonymous query's answer, or None when the cache is off.
 
-
-def key_for(request: HttpRequest) -> str | None:
-    """The cache key of a cacheable request, or None."""
-    if request.method != "POST" or "Authorization" in request.headers or _cache() is None:
-        return None
-    # Only plain JSON asked and answered: other content types take strawberry's own paths.
-    if request.content_type != "application/json" or "multipart" in request.headers.get("Accept", ""):
-        return None
-    body = request.body
-    if len(body) > MAX_BODY:
+    The caller decides what may be kept (schema.views: anonymous queries only).
+    Method and media type are part of the key: they change the answer's headers; so is
+    the language, which TMDb's titles and overviews follow.
+    """
+    if _cache() is None:
         return None
     try:
-        payload = json.loads(body)
-    except ValueError:
+        identity = json.dumps(
+            [method, media_type, query, variables, operation_name, language], sort_keys=True
+        )
+    except (TypeError, ValueError, RecursionError):
         return None
-    query = payload.get("query") if isinstance(payload, dict) else None
-    if not isinstance(query, str) or not _only_queries(query):
-        return None
-    return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(identity.encode()).hexdigest()
 
 
-def get(key: str) -> bytes | None:
+def get(key: str) -> Answer | None:
+    """A kept answer, or None."""
     cache = _cache()
     if cache is None:
         return None
@@ -88,10 +83,10 @@ def get(key: str) -> bytes | None:
     return content
 
 
-def put(key: str, content: bytes) -> None:
+def put(key: str, answer: Answer) -> None:
     """Keeps a successful answer; one with errors is not kept."""
     cache = _cache()
-    if cache is None or b'"errors"' in content or len(content) > MAX_ANSWER:
+    if cache is None or answer.has_errors or len(answer.body) > MAX_ANSWER:
         return
     with _lock:
-        cache[key] = content
+        cache[key] = answer

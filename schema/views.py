@@ -1,32 +1,143 @@
-"""The /graphql endpoint: strawberry's async Django view with our request context."""
+"""The /graphql endpoint: GraphQL over HTTP on strawberry's async Django view, with our request context.
+
+One request, in order: GraphiQL for a browser's bare GET; the request read
+(schema.http) and its persisted query resolved (schema.persisted_queries);
+a mutation over GET refused; an anonymous query answered from a few seconds'
+memory (schema.response_cache) or executed; then the answer's status, media
+type and caching headers. Every request error is a coded JSON body.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import math
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from strawberry.django.views import AsyncGraphQLView
+from graphql import OperationType
+from strawberry.django.views import AsyncGraphQLView, TemporalHttpResponse
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
-from schema import response_cache
+from movies.catalog import locale
+from schema import http, operations, persisted_queries, response_cache
 from schema.context import Context
-from schema.errors import coded
+from schema.errors import INTERNAL_SERVER_ERROR, coded
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_OPERATIONS = {
+    "GET": {StrawberryOperationType.QUERY},
+    "POST": {StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION},
+}
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Nothing was executed: the document did not parse or validate, or its variables did not fit."""
+    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
+
+
+def _retry_after(body: GraphQLHTTPResponse) -> int | None:
+    """The longest ``retryAfter`` among RATE_LIMITED errors, for the HTTP header."""
+    waits = [
+        error.get("extensions", {}).get("retryAfter")
+        for error in body.get("errors") or []
+        if isinstance(error, dict) and error.get("extensions", {}).get("code") == "RATE_LIMITED"
+    ]
+    numbers = [wait for wait in waits if isinstance(wait, int | float)]
+    return max(math.ceil(wait) for wait in numbers) if numbers else None
 
 
 class GraphQLView(AsyncGraphQLView[Context, None]):
     """Builds the typed context, authenticating the request once (JWT in the Authorization header)."""
 
     async def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        """Anonymous read-only queries may be answered from a few seconds' memory (schema.response_cache)."""
-        key = response_cache.key_for(request)
-        if key is not None and (content := response_cache.get(key)) is not None:
-            return HttpResponse(content, content_type="application/json")
-        response = await super().dispatch(request, *args, **kwargs)
-        if key is not None and response.status_code == 200 and isinstance(response, HttpResponse):
-            response_cache.put(key, response.content)
-        return response
+        media_type = http.JSON
+        try:
+            media_type = http.response_media_type(request)
+            return await self._respond(request, media_type)
+        except http.RequestError as error:
+            return http.response(request, http.error_answer(error, media_type))
+        except Exception:
+            logger.exception("unexpected error answering a GraphQL request")
+            error = http.RequestError(500, "Internal server error.", code=INTERNAL_SERVER_ERROR)
+            return http.response(request, http.error_answer(error, media_type))
+
+    async def _respond(self, request: HttpRequest, media_type: str) -> HttpResponseBase:
+        if request.method not in ALLOWED_OPERATIONS:
+            raise http.RequestError(405, "Use GET or POST.", headers={"Allow": "GET, POST"})
+        # A persisted query's GET has no `query` either: only a bare GET opens the IDE.
+        if "extensions" not in request.GET and self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
+            if self.graphql_ide:
+                return await self.render_graphql_ide(request)
+            raise http.RequestError(400, "No GraphQL query found in the request.")
+        graphql_request = http.read_request(request)
+        # Catalog fields follow the request's language where the source translates (TMDb);
+        # set before the replay key, which depends on it.
+        locale.use_language(locale.from_accept_language(request.headers.get("Accept-Language", "")))
+        query, to_register = persisted_queries.resolve(graphql_request)
+        operation = operations.describe(self.schema._schema, query, graphql_request.operation_name)
+        if request.method == "GET" and operation.kind not in (None, OperationType.QUERY):
+            raise http.RequestError(405, "Mutations are sent with POST.", headers={"Allow": "POST"})
+        anonymous = "Authorization" not in request.headers
+        key = None
+        if anonymous and operation.kind is OperationType.QUERY:
+            key = response_cache.key_for(
+                request.method or "",
+                media_type,
+                query,
+                graphql_request.variables,
+                graphql_request.operation_name,
+                locale.language(),
+            )
+        if key is not None and (kept := response_cache.get(key)) is not None:
+            return http.response(request, kept)
+        answer, executed = await self._execute(request, media_type, query, graphql_request)
+        if executed and to_register:
+            persisted_queries.register(to_register, query)
+        if anonymous and executed and not answer.has_errors and request.method == "GET" and operation.max_age:
+            answer = dataclasses.replace(answer, cache_control=f"public, max-age={operation.max_age}")
+        if key is not None:
+            response_cache.put(key, answer)
+        return http.response(request, answer)
+
+    async def _execute(
+        self, request: HttpRequest, media_type: str, query: str, graphql_request: http.GraphQLRequest
+    ) -> tuple[http.Answer, bool]:
+        """The answer, and whether the document got past parsing and validation."""
+        context = await self.get_context(request, response=TemporalHttpResponse())
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=graphql_request.variables,
+                context_value=context,
+                operation_name=graphql_request.operation_name,
+                allowed_operation_types=ALLOWED_OPERATIONS[request.method or "POST"],
+                operation_extensions=graphql_request.extensions,
+            )
+        except CannotGetOperationTypeError as error:
+            raise http.RequestError(400, error.as_http_error_reason()) from None
+        except InvalidOperationTypeError:
+            raise http.RequestError(405, "Mutations are sent with POST.", headers={"Allow": "POST"}) from None
+        body = await self.process_result(request, result)
+        request_error = _is_request_error(result)
+        if request_error:
+            body.pop("data", None)
+        status = 400 if request_error and media_type == http.GRAPHQL_RESPONSE_JSON else 200
+        answer = http.Answer(
+            status=status,
+            media_type=media_type,
+            body=self.encode_json_string(body).encode(),
+            has_errors=bool(result.errors),
+            retry_after=_retry_after(body),
+        )
+        return answer, not request_error
 
     async def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
         from accounts.auth import authenticate_request

@@ -1,14 +1,20 @@
 """Build the bundled offline movie catalog from the TMDB 5000 CSV export.
 
-Reads ``tmdb_movies_3000.csv`` (see ``../shared/data/README.md``) and writes
-``movies/catalog/data/catalog.json.gz``, which the product ships so that it runs without
-``../shared`` and without a TMDb API key. Output is deterministic: JSON with sorted
-keys, movies sorted by id, genres sorted by id, gzip header with ``mtime=0`` and no
-file name, so rebuilding from the same CSV gives a byte-identical file.
+Reads ``tmdb_movies_3000.csv``, and beside it ``tmdb_credits_3000.csv`` (top-billed
+cast and key crew) and ``tmdb_images_3000.csv`` (poster paths and IMDb ids), see
+``../shared/data/README.md``, and writes ``movies/catalog/data/catalog.json.gz``,
+which the product ships so that it runs without ``../shared`` and without a TMDb
+API key. Output is deterministic: JSON with sorted keys, movies sorted by id,
+genres, companies and people sorted by id, gzip header with ``mtime=0`` and no
+file name, so rebuilding from the same CSVs gives a byte-identical file.
 
 Each movie is built through ``movies.records.MovieRecord`` / ``MovieDetails`` and
 serialised with their ``to_dict()``, so the field names always match what the
-catalog sources and caches read back with ``from_dict()``.
+catalog sources and caches read back with ``from_dict()``. To keep the file small,
+names are stored once: a movie's companies are company ids, its cast
+``[person id, character, order]`` and its crew ``[person id, job]``, with the
+companies, the people (``[id, name, known for department]``) and each job's
+department in tables of their own (``movies.catalog.importer`` joins them back).
 
 Usage (from the repository root)::
 
@@ -23,6 +29,7 @@ import gzip
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import date
 from pathlib import Path
@@ -32,12 +39,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from movies.records import GenreRecord, MovieDetails, MovieRecord  # noqa: E402
+from movies.records import CompanyRecord, GenreRecord, MovieDetails, MovieRecord  # noqa: E402
 
 DEFAULT_CSV = REPO_ROOT / ".." / "shared" / "data" / "tmdb" / "tmdb_movies_3000.csv"
+CREDITS_NAME = "tmdb_credits_3000.csv"
+IMAGES_NAME = "tmdb_images_3000.csv"
 DEFAULT_OUTPUT = REPO_ROOT / "movies" / "catalog" / "data" / "catalog.json.gz"
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ATTRIBUTION = "This product uses the TMDB API but is not endorsed or certified by TMDB."
 SOURCE = "TMDB 5000 Movie Dataset (first 3,000 rows by budget)"
 
@@ -60,8 +69,18 @@ REQUIRED_COLUMNS = frozenset(
         "homepage",
         "budget",
         "revenue",
+        "production_companies",
+        "production_countries",
+        "spoken_languages",
     }
 )
+CREDIT_COLUMNS = frozenset({"movie_id", "cast", "crew"})
+IMAGE_COLUMNS = frozenset({"id", "imdb_id", "poster_path"})
+# What a cast credit counts as when a person's main department is worked out.
+ACTING = "Acting"
+# Producers are credited on many films others direct, write or act in: a person
+# is "known for" Production only when they have no credit in another department.
+PRODUCTION = "Production"
 
 
 class CatalogError(ValueError):
@@ -103,30 +122,105 @@ def date_or_none(value: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
 
 
-def named_items(value: str | None) -> list[dict[str, Any]]:
-    """Parse a JSON array of ``{"id", "name"}`` objects (the CSV's genres/keywords columns)."""
+def json_items(value: str | None, key: str) -> list[dict[str, Any]]:
+    """Parse a JSON array of objects that all have ``key`` (the CSV's JSON columns)."""
     text = text_or_none(value)
     if text is None:
         return []
     items = json.loads(text)
-    if not isinstance(items, list) or not all(isinstance(i, dict) and "name" in i for i in items):
-        raise CatalogError(f"expected a JSON array of {{id, name}} objects, got {text[:80]!r}")
+    if not isinstance(items, list) or not all(isinstance(i, dict) and key in i for i in items):
+        raise CatalogError(f"expected a JSON array of objects with {key!r}, got {text[:80]!r}")
     return items
 
 
-def read_rows(csv_path: Path) -> Iterator[dict[str, str]]:
+def named_items(value: str | None) -> list[dict[str, Any]]:
+    """Parse a JSON array of ``{"id", "name"}`` objects (the CSV's genres/keywords columns)."""
+    return json_items(value, "name")
+
+
+def read_rows(csv_path: Path, required: frozenset[str] = REQUIRED_COLUMNS) -> Iterator[dict[str, str]]:
     """Yield the CSV's rows as dicts, after checking that every needed column is there."""
+    csv.field_size_limit(1 << 24)  # a credits cell holds a film's whole cast and crew
     with csv_path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = REQUIRED_COLUMNS - set(reader.fieldnames or ())
+        missing = required - set(reader.fieldnames or ())
         if missing:
             raise CatalogError(f"{csv_path}: missing columns {sorted(missing)}")
         yield from reader
 
 
-def build_movie(row: dict[str, str]) -> tuple[dict[str, Any], list[GenreRecord]]:
-    """Turn one CSV row into a catalog movie dict and the genres it names."""
+def read_images(csv_path: Path) -> dict[int, tuple[str | None, str | None]]:
+    """Poster path and IMDb id by movie id (cells may be empty)."""
+    return {
+        int(row["id"]): (text_or_none(row["poster_path"]), text_or_none(row["imdb_id"]))
+        for row in read_rows(csv_path, IMAGE_COLUMNS)
+    }
+
+
+def read_credits(csv_path: Path) -> dict[int, dict[str, str]]:
+    """The credits CSV's rows (JSON ``cast`` and ``crew`` cells) by movie id."""
+    return {int(row["movie_id"]): row for row in read_rows(csv_path, CREDIT_COLUMNS)}
+
+
+class People:
+    """Collects the people of every film's credits, and the department each is known for."""
+
+    def __init__(self) -> None:
+        self.names: dict[int, str] = {}
+        # Films per department for each person (two writing jobs on one film count once).
+        self.departments: dict[int, dict[str, set[int]]] = {}
+        self.job_departments: dict[str, str] = {}
+
+    def add(self, person_id: int, name: str, department: str, movie_id: int) -> None:
+        known = self.names.setdefault(person_id, name)
+        if known != name:
+            raise CatalogError(f"person {person_id} is named both {known!r} and {name!r}")
+        self.departments.setdefault(person_id, {}).setdefault(department, set()).add(movie_id)
+
+    def credits_of(self, row: dict[str, str] | None) -> dict[str, list[list[Any]]]:
+        """A film's compact cast ``[id, character, order]`` and crew ``[id, job]`` lists."""
+        if row is None:
+            return {"cast": [], "crew": []}
+        movie_id = int(row["movie_id"])
+        cast = []
+        for item in json_items(row["cast"], "id"):
+            self.add(int(item["id"]), str(item["name"]), ACTING, movie_id)
+            cast.append([int(item["id"]), text_or_none(item.get("character")), int(item["order"])])
+        crew = []
+        for item in json_items(row["crew"], "id"):
+            job, department = str(item["job"]), str(item["department"])
+            known = self.job_departments.setdefault(job, department)
+            if known != department:
+                raise CatalogError(f"job {job!r} is in both {known!r} and {department!r}")
+            self.add(int(item["id"]), str(item["name"]), department, movie_id)
+            crew.append([int(item["id"]), job])
+        return {"cast": cast, "crew": crew}
+
+    def table(self) -> list[list[Any]]:
+        """``[id, name, known for department]`` rows: the department of most of their films.
+
+        Production counts only for people with no other credit (see PRODUCTION).
+        """
+        rows = []
+        for person_id in sorted(self.names):
+            counts = Counter({name: len(films) for name, films in self.departments[person_id].items()})
+            if len(counts) > 1:
+                del counts[PRODUCTION]
+            # Ties go to the alphabetically first department, so the output is deterministic.
+            department = min(counts, key=lambda name: (-counts[name], name))
+            rows.append([person_id, self.names[person_id], department])
+        return rows
+
+
+def build_movie(
+    row: dict[str, str], images: tuple[str | None, str | None] = (None, None)
+) -> tuple[dict[str, Any], list[GenreRecord], list[CompanyRecord]]:
+    """Turn one CSV row into a catalog movie dict, and the genres and companies it names."""
     genres = [GenreRecord(id=int(g["id"]), name=str(g["name"])) for g in named_items(row["genres"])]
+    companies = [
+        CompanyRecord(id=int(c["id"]), name=str(c["name"])) for c in named_items(row["production_companies"])
+    ]
+    poster_path, imdb_id = images
     title = text_or_none(row["title"])
     if title is None:
         raise CatalogError(f"movie {row['id']} has no title")
@@ -141,7 +235,7 @@ def build_movie(row: dict[str, str]) -> tuple[dict[str, Any], list[GenreRecord]]
         vote_count=int_or_none(row["vote_count"]),
         popularity=float_or_none(row["popularity"]),
         adult=False,
-        poster_path=None,
+        poster_path=poster_path,
         backdrop_path=None,
         genre_ids=tuple(g.id for g in genres),
     )
@@ -149,28 +243,46 @@ def build_movie(row: dict[str, str]) -> tuple[dict[str, Any], list[GenreRecord]]
         tagline=text_or_none(row["tagline"]),
         runtime=positive_int_or_none(row["runtime"]),
         status=text_or_none(row["status"]),
-        imdb_id=None,
+        imdb_id=imdb_id,
         homepage=text_or_none(row["homepage"]),
         budget=positive_int_or_none(row["budget"]),
         revenue=positive_int_or_none(row["revenue"]),
         keywords=tuple(str(k["name"]) for k in named_items(row["keywords"])),
+        production_countries=tuple(
+            str(c["iso_3166_1"]) for c in json_items(row["production_countries"], "iso_3166_1")
+        ),
+        spoken_languages=tuple(str(c["iso_639_1"]) for c in json_items(row["spoken_languages"], "iso_639_1")),
     )
-    return {**record.to_dict(), "details": details.to_dict()}, genres
+    details_dict = {**details.to_dict(), "production_companies": [company.id for company in companies]}
+    return {**record.to_dict(), "details": details_dict}, genres, companies
 
 
-def build_catalog(rows: Iterable[dict[str, str]]) -> dict[str, Any]:
-    """Build the whole catalog document: metadata, the union of genres, and the movies."""
+def _same_name(table: dict[int, str], item_id: int, name: str, what: str) -> None:
+    known = table.setdefault(item_id, name)
+    if known != name:
+        raise CatalogError(f"{what} {item_id} is named both {known!r} and {name!r}")
+
+
+def build_catalog(
+    rows: Iterable[dict[str, str]],
+    credits: dict[int, dict[str, str]] | None = None,
+    images: dict[int, tuple[str | None, str | None]] | None = None,
+) -> dict[str, Any]:
+    """Build the whole catalog document: metadata, genres, companies, people and the movies."""
     movies: dict[int, dict[str, Any]] = {}
     genre_names: dict[int, str] = {}
+    company_names: dict[int, str] = {}
+    people = People()
     for row in rows:
-        movie, genres = build_movie(row)
-        if movie["id"] in movies:
-            raise CatalogError(f"duplicate movie id {movie['id']}")
-        movies[movie["id"]] = movie
+        movie_id = int(row["id"])
+        movie, genres, companies = build_movie(row, (images or {}).get(movie_id, (None, None)))
+        if movie_id in movies:
+            raise CatalogError(f"duplicate movie id {movie_id}")
+        movies[movie_id] = {**movie, **people.credits_of((credits or {}).get(movie_id))}
         for genre in genres:
-            known = genre_names.setdefault(genre.id, genre.name)
-            if known != genre.name:
-                raise CatalogError(f"genre {genre.id} is named both {known!r} and {genre.name!r}")
+            _same_name(genre_names, genre.id, genre.name, "genre")
+        for company in companies:
+            _same_name(company_names, company.id, company.name, "company")
     if not movies:
         raise CatalogError("the CSV has no movies")
     return {
@@ -178,6 +290,9 @@ def build_catalog(rows: Iterable[dict[str, str]]) -> dict[str, Any]:
         "attribution": ATTRIBUTION,
         "source": SOURCE,
         "genres": [GenreRecord(id=i, name=genre_names[i]).to_dict() for i in sorted(genre_names)],
+        "companies": [[i, company_names[i]] for i in sorted(company_names)],
+        "people": people.table(),
+        "departments": dict(sorted(people.job_departments.items())),
         "movies": [movies[i] for i in sorted(movies)],
     }
 
@@ -204,7 +319,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="?",
         type=Path,
         default=DEFAULT_CSV,
-        help="TMDB CSV export (default: ../shared/data/tmdb/tmdb_movies_3000.csv from the repository root)",
+        help="TMDB CSV export (default: ../shared/data/tmdb/tmdb_movies_3000.csv from the repository root); "
+        f"{CREDITS_NAME} and {IMAGES_NAME} are read from the same folder",
     )
     parser.add_argument(
         "--output",
@@ -222,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     if not csv_path.is_absolute() and not csv_path.exists():
         csv_path = REPO_ROOT / csv_path
     try:
-        catalog = build_catalog(read_rows(csv_path))
+        catalog = build_catalog(
+            read_rows(csv_path),
+            read_credits(csv_path.with_name(CREDITS_NAME)),
+            read_images(csv_path.with_name(IMAGES_NAME)),
+        )
     except (OSError, CatalogError, ValueError, KeyError) as exc:
         print(f"build_catalog: {exc}", file=sys.stderr)
         return 1
@@ -230,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     write_atomically(args.output, data)
     print(
         f"wrote {args.output}: {len(catalog['movies'])} movies, {len(catalog['genres'])} genres, "
-        f"{len(data):,} bytes"
+        f"{len(catalog['people'])} people, {len(catalog['companies'])} companies, {len(data):,} bytes"
     )
     return 0
 

@@ -144,6 +144,12 @@ def tmdb_catalog(settings: Any, fake_tmdb: Any) -> Iterator[Any]:  # noqa: F811
 
 
 @pytest.fixture(autouse=True)
+def _static_from_sources(settings: Any) -> None:
+    """Static files come from the source folders, never from a stale collectstatic in the checkout."""
+    settings.WHITENOISE_USE_FINDERS = True
+
+
+@pytest.fixture(autouse=True)
 def _fresh_recommender() -> None:
     """Each test's recommender loads the catalog and the published model afresh (rolled back ones vanish)."""
     from movies.recommender import serving

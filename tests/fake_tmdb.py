@@ -3,7 +3,12 @@
 It is a real HTTP server on 127.0.0.1 (ephemeral port, daemon threads), so the
 code under test goes through ``requests``, sockets, timeouts and retries
 exactly as in production. Bodies come from ``tests/fixtures/tmdb/`` (copies of
-real TMDb responses; see the README there for provenance).
+real TMDb responses; see the README there for provenance). Movies, credits and
+people that no recording holds are built in the recorded bodies' exact shape
+(key order, TMDb's "unknown" values) from the bundled catalog, so any catalog
+film (The Dark Knight, 155) and its people can be asked for; no person body
+was recorded, so ``/person/{id}`` and ``/search/person`` follow TMDb's
+documented shape with the recorded credit items' person fields.
 
 Typical use::
 
@@ -19,6 +24,8 @@ or the ``fake_tmdb`` pytest fixture below.
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import json
 import math
 import re
@@ -32,6 +39,9 @@ from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from movies.catalog.importer import Catalog, read_catalog
+from movies.records import MovieRecord
 
 FIXTURES_DIR = Path(__file__).parent / "fixtures" / "tmdb"
 
@@ -67,6 +77,89 @@ _LIST_FILES: dict[str, str] = {
 
 _MOVIE_RE = re.compile(r"^/3/movie/(-?\d+)$")
 _SIMILAR_RE = re.compile(r"^/3/movie/(-?\d+)/similar$")
+_PERSON_RE = re.compile(r"^/3/person/(-?\d+)$")
+# Person fields of a recorded credit item, in TMDb's order.
+_PERSON_KEYS = (
+    "adult",
+    "gender",
+    "id",
+    "known_for_department",
+    "name",
+    "original_name",
+    "popularity",
+    "profile_path",
+)
+
+
+@functools.cache
+def _bundled() -> Catalog:
+    """The bundled catalog, read once per test run (about a second)."""
+    return read_catalog()
+
+
+def _credit_id(*parts: object) -> str:
+    """A stable 24-hex-digit id, the shape of TMDb's credit ids."""
+    return hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()[:24]
+
+
+@functools.cache
+def _catalog_bundle(fixtures_dir: Path) -> dict[str, Any]:
+    """Catalog movies by id, their credits (recorded ones for 550), and every person's credits.
+
+    Built once per test run and shared by every FakeTmdb (it takes a few seconds).
+    """
+    catalog = read_catalog()
+    recorded = json.loads(
+        (fixtures_dir / "movie_details_550_append_credits_keywords_release_dates.json").read_text("utf-8")
+    )
+    movies = {record.id: (record, details) for record, details in catalog.movies}
+    credits: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for movie_id, found in catalog.credits.items():
+        credits[movie_id] = {
+            "cast": [
+                {
+                    **_person_fields(c.person.id, c.person.name, c.person.known_for_department),
+                    "cast_id": c.order,
+                    "character": c.character or "",
+                    "credit_id": _credit_id(movie_id, c.person.id, "cast", c.order),
+                    "order": c.order,
+                }
+                for c in found.cast
+            ],
+            "crew": [
+                {
+                    **_person_fields(c.person.id, c.person.name, c.person.known_for_department),
+                    "credit_id": _credit_id(movie_id, c.person.id, c.job),
+                    "department": c.department,
+                    "job": c.job,
+                }
+                for c in found.crew
+            ],
+        }
+    credits[550] = recorded["credits"]
+    people: dict[int, dict[str, Any]] = {}
+    filmography: dict[int, list[tuple[int, dict[str, Any]]]] = {}
+    for movie_id, block in credits.items():
+        for item in (*block["cast"], *block["crew"]):
+            people.setdefault(item["id"], {key: item[key] for key in _PERSON_KEYS})
+            filmography.setdefault(item["id"], []).append((movie_id, item))
+    return {"movies": movies, "credits": credits, "people": people, "filmography": filmography}
+
+
+def _person_fields(person_id: int, name: str, department: str | None) -> dict[str, Any]:
+    """A credit item's person fields, with TMDb's "unknown" values where the catalog has none."""
+    return {
+        "adult": False,
+        "gender": 0,
+        "id": person_id,
+        "known_for_department": department or "",
+        "name": name,
+        "original_name": name,
+        "popularity": 0.0,
+        "profile_path": None,
+    }
+
+
 _MALFORMED_BODY = b'{"page": 1, "results": [{"id": 550, "title": "Fight'
 
 
@@ -116,6 +209,7 @@ class FakeTmdb:
         self._max_in_flight = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._fixtures_dir = fixtures_dir
         self._load_fixtures(fixtures_dir)
 
     # ------------------------------------------------------------------ lifecycle
@@ -124,6 +218,7 @@ class FakeTmdb:
         """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
         if self._httpd is not None:
             return self
+        self._bundle  # noqa: B018 - built before serving, so no request waits for it
         handler = type("FakeTmdbHandler", (_Handler,), {"fake": self})
         httpd = _Server(("127.0.0.1", 0), handler)
         self._httpd = httpd
@@ -271,6 +366,148 @@ class FakeTmdb:
                 self._catalog.setdefault(item["id"], item)
         genre_names = {g["id"]: g["name"] for g in self._genres["genres"]}
         self._genre_names = genre_names
+        self._person_overrides: dict[int, dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ bundled catalog
+
+    @property
+    def _bundle(self) -> dict[str, Any]:
+        return _catalog_bundle(self._fixtures_dir)
+
+    def set_person(self, person_id: int, **fields: Any) -> None:
+        """Fields of ``/3/person/{person_id}`` to serve instead of the built ones (biography=...)."""
+        with self._lock:
+            self._person_overrides[person_id] = dict(fields)
+
+    def _list_item(self, record: MovieRecord) -> dict[str, Any]:
+        """A list-endpoint item (movie/popular's keys) for a catalog movie."""
+        return {
+            "adult": record.adult,
+            "backdrop_path": record.backdrop_path,
+            "genre_ids": list(record.genre_ids),
+            "id": record.id,
+            "original_language": record.original_language,
+            "original_title": record.original_title,
+            "overview": record.overview or "",
+            "popularity": record.popularity or 0.0,
+            "poster_path": record.poster_path,
+            "release_date": record.release_date.isoformat() if record.release_date else "",
+            "title": record.title,
+            "video": False,
+            "vote_average": record.vote_average or 0.0,
+            "vote_count": record.vote_count or 0,
+        }
+
+    def _catalog_details(self, movie_id: int) -> dict[str, Any] | None:
+        found = self._bundle["movies"].get(movie_id)
+        if found is None:
+            return None
+        record, details = found
+        body = self._details_from_list_item(self._list_item(record))
+        body.update(
+            budget=details.budget or 0,
+            homepage=details.homepage or "",
+            imdb_id=details.imdb_id,
+            production_companies=[
+                {"id": c.id, "logo_path": c.logo_path, "name": c.name, "origin_country": ""}
+                for c in details.production_companies
+            ],
+            production_countries=[
+                {"iso_3166_1": code, "name": code} for code in details.production_countries
+            ],
+            revenue=details.revenue or 0,
+            runtime=details.runtime or 0,
+            spoken_languages=[
+                {"english_name": code, "iso_639_1": code, "name": code} for code in details.spoken_languages
+            ],
+            status=details.status or "",
+            tagline=details.tagline or "",
+        )
+        return body
+
+    def _person(self, person_id: int, appended: set[str]) -> dict[str, Any] | None:
+        """A /person/{id} body in TMDb's documented key order."""
+        person = self._bundle["people"].get(person_id)
+        if person is None:
+            return None
+        body: dict[str, Any] = {
+            "adult": person["adult"],
+            "also_known_as": [],
+            "biography": "",
+            "birthday": None,
+            "deathday": None,
+            "gender": person["gender"],
+            "homepage": None,
+            "id": person_id,
+            "imdb_id": None,
+            "known_for_department": person["known_for_department"],
+            "name": person["name"],
+            "place_of_birth": None,
+            "popularity": person["popularity"],
+            "profile_path": person["profile_path"],
+        }
+        with self._lock:
+            body.update(copy.deepcopy(self._person_overrides.get(person_id, {})))
+        if "movie_credits" in appended:
+            cast, crew = [], []
+            for movie_id, item in self._bundle["filmography"][person_id]:
+                movie = self._catalog.get(movie_id) or self._list_item(self._bundle["movies"][movie_id][0])
+                if "order" in item:
+                    cast.append(
+                        {
+                            **movie,
+                            "character": item["character"],
+                            "credit_id": item["credit_id"],
+                            "order": item["order"],
+                        }
+                    )
+                else:
+                    crew.append(
+                        {
+                            **movie,
+                            "credit_id": item["credit_id"],
+                            "department": item["department"],
+                            "job": item["job"],
+                        }
+                    )
+            body["movie_credits"] = {"cast": cast, "crew": crew, "id": person_id}
+        return body
+
+    def _search_people(self, text: str, page: int) -> dict[str, Any]:
+        """People whose name holds every word of the query (case ignored), by credit count."""
+        words = text.lower().split()
+        found = [
+            person
+            for person in self._bundle["people"].values()
+            if all(word in person["name"].lower() for word in words)
+        ]
+        found.sort(key=lambda p: (-len(self._bundle["filmography"][p["id"]]), p["id"]))
+        start = (page - 1) * PAGE_SIZE
+        return {
+            "page": page,
+            "results": [{**person, "known_for": []} for person in found[start : start + PAGE_SIZE]],
+            "total_pages": math.ceil(len(found) / PAGE_SIZE),
+            "total_results": len(found),
+        }
+
+    def _discover_with_people(self, people: list[int], page: int) -> dict[str, Any]:
+        """/discover/movie with ``with_people``: catalog films with all of them, most popular first."""
+        films = [
+            {movie_id for movie_id, _ in self._bundle["filmography"].get(person_id, [])}
+            for person_id in people
+        ]
+        ids = set.intersection(*films) if films else set()
+        records = sorted(
+            (self._bundle["movies"][i][0] for i in ids if i in self._bundle["movies"]),
+            key=lambda r: (-(r.popularity or 0.0), r.id),
+        )
+        start = (page - 1) * PAGE_SIZE
+        return {
+            "page": page,
+            "results": [self._list_item(r) for r in records[start : start + PAGE_SIZE]],
+            "total_pages": math.ceil(len(records) / PAGE_SIZE),
+            "total_results": len(records),
+        }
 
     def _movie_details(self, movie_id: int) -> dict[str, Any] | None:
         with self._lock:
@@ -278,6 +515,10 @@ class FakeTmdb:
                 return None
             if movie_id in self._details:
                 return copy.deepcopy(self._details[movie_id])
+        # The bundled catalog knows more about its films (budget, credits) than a list entry.
+        bundled = self._catalog_details(movie_id)
+        if bundled is not None:
+            return bundled
         item = self._catalog.get(movie_id)
         return None if item is None else self._details_from_list_item(item)
 
@@ -356,7 +597,21 @@ class FakeTmdb:
         if path in self._lists:
             if not 1 <= page <= MAX_PAGE:
                 return 400, self._errors[400]
+            if path == "/3/discover/movie" and query.get("with_people"):
+                return 200, self._discover_with_people(
+                    [int(p) for p in query["with_people"].split(",")], page
+                )
             return 200, _with_page(self._lists[path], page)
+        if path == "/3/search/person":
+            if not query.get("query", "").strip():
+                return 422, self._errors[422]
+            if not 1 <= page <= MAX_PAGE:
+                return 400, self._errors[400]
+            return 200, self._search_people(query["query"], page)
+        if match := _PERSON_RE.match(path):
+            appended = {a.strip() for a in query.get("append_to_response", "").split(",") if a.strip()}
+            person = self._person(int(match.group(1)), appended)
+            return (200, person) if person is not None else (404, self._errors[404])
         if path == "/3/search/movie":
             if not query.get("query", "").strip():
                 return 422, self._errors[422]
@@ -381,6 +636,10 @@ class FakeTmdb:
             for name in sorted(appended):
                 if name == "keywords":
                     details["keywords"] = copy.deepcopy(extra.get("keywords", {"keywords": []}))
+                elif name == "credits":
+                    # Recorded for 550, built from the bundled catalog for the rest.
+                    found = self._bundle["credits"].get(movie_id, {"cast": [], "crew": []})
+                    details["credits"] = copy.deepcopy(found)
                 elif name in extra:
                     details[name] = copy.deepcopy(extra[name])
             return 200, details

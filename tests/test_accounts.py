@@ -265,17 +265,32 @@ def test_update_profile(gql: GraphQL, token: str, alice: dict[str, Any]) -> None
     assert gql(query, {"i": {"firstName": "x"}}).codes == ["UNAUTHENTICATED"]
 
 
-def test_change_password_revokes_every_session(gql: GraphQL, alice: dict[str, Any]) -> None:
-    query = "mutation($o: String!, $n: String!) { changePassword(oldPassword: $o, newPassword: $n) }"
+CHANGE_PASSWORD = f"""
+mutation($o: String!, $n: String!) {{ changePassword(oldPassword: $o, newPassword: $n) {{ {AUTH_FIELDS} }} }}
+"""
+
+
+def test_change_password_revokes_every_other_session_and_keeps_the_caller_signed_in(
+    gql: GraphQL, alice: dict[str, Any]
+) -> None:
+    other = gql(LOGIN, {"u": "alice", "p": PASSWORD}).ok()["tokenAuth"]
     token = alice["token"]
-    assert gql(query, {"o": "wrong-old-pass", "n": "another-good-pass-7"}, token=token).codes == [
+    assert gql(CHANGE_PASSWORD, {"o": "wrong-old-pass", "n": "another-good-pass-7"}, token=token).codes == [
         "BAD_USER_INPUT"
     ]
-    assert gql(query, {"o": PASSWORD, "n": "123"}, token=token).codes == ["BAD_USER_INPUT"]
-    assert gql(query, {"o": PASSWORD, "n": "another-good-pass-7"}, token=token).ok() == {
-        "changePassword": True
-    }
-    assert gql(REFRESH, {"t": alice["refreshToken"]}).codes == ["UNAUTHENTICATED"]
+    assert gql(CHANGE_PASSWORD, {"o": PASSWORD, "n": "123"}, token=token).codes == ["BAD_USER_INPUT"]
+    fresh = gql(CHANGE_PASSWORD, {"o": PASSWORD, "n": "another-good-pass-7"}, token=token).ok()[
+        "changePassword"
+    ]
+    assert fresh["user"]["username"] == "alice"
+    # The caller goes on with the fresh pair: its access token works and its refresh token rotates.
+    assert gql(ME, token=fresh["token"]).ok()["me"]["username"] == "alice"
+    assert gql(REFRESH, {"t": fresh["refreshToken"]}).ok()
+    # Every token from before, this device's and the other session's, is dead.
+    for old_token in (token, other["token"]):
+        assert gql(ME, token=old_token).codes == ["UNAUTHENTICATED"]
+    for old_refresh in (alice["refreshToken"], other["refreshToken"]):
+        assert gql(REFRESH, {"t": old_refresh}).codes == ["UNAUTHENTICATED"]
     assert gql(LOGIN, {"u": "alice", "p": PASSWORD}).codes == ["UNAUTHENTICATED"]
     assert gql(LOGIN, {"u": "alice", "p": "another-good-pass-7"}).ok()
 
@@ -496,6 +511,22 @@ def test_preferences_default_then_partial_updates(gql: GraphQL, token: str) -> N
     assert cleared["yearFrom"] is None
 
 
+def test_preferences_have_one_stable_id_per_user_for_client_caches(
+    gql: GraphQL, token: str, alice: dict[str, Any]
+) -> None:
+    """Apollo normalises by __typename and id: the defaults and every saved state are one object."""
+    read = "{ me { id preferences { id } } }"
+    before = gql(read, token=token).ok()["me"]
+    assert before["preferences"]["id"] == before["id"] == alice["user"]["id"]
+    saved = gql("mutation { updatePreferences(input: {yearFrom: 1990}) { id } }", token=token).ok()[
+        "updatePreferences"
+    ]
+    again = gql("mutation { updatePreferences(input: {yearTo: 2000}) { id } }", token=token).ok()
+    assert saved["id"] == again["updatePreferences"]["id"] == before["id"]
+    bob = register(gql, "bob")
+    assert gql(read, token=bob["token"]).ok()["me"]["preferences"]["id"] == bob["user"]["id"] != before["id"]
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -548,8 +579,7 @@ def test_usernames_cannot_look_like_emails(gql: GraphQL) -> None:
 def test_a_device_that_missed_a_password_change_cannot_sign_out_the_new_sessions(
     gql: GraphQL, alice: dict[str, Any]
 ) -> None:
-    change = "mutation($o: String!, $n: String!) { changePassword(oldPassword: $o, newPassword: $n) }"
-    gql(change, {"o": PASSWORD, "n": "another-good-pass-7"}, token=alice["token"]).ok()
+    gql(CHANGE_PASSWORD, {"o": PASSWORD, "n": "another-good-pass-7"}, token=alice["token"]).ok()
     fresh = gql(LOGIN, {"u": "alice", "p": "another-good-pass-7"}).ok()["tokenAuth"]
     # The old device still holds its pre-change refresh token.
     assert gql(REFRESH, {"t": alice["refreshToken"]}).codes == ["UNAUTHENTICATED"]

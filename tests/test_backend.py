@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
@@ -83,17 +84,18 @@ def test_production_accepts_safe_settings_and_development_anything() -> None:
     check_production_settings("development", True, INSECURE_DEFAULT_SECRET_KEY, ["*"])
 
 
-def test_production_process_will_not_start_with_debug_on() -> None:
+def run_production(script: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """Runs ``script`` after ``django.setup()`` in a fresh process with production settings."""
     env = {
         "PATH": "/usr/bin:/bin",
         "ENVIRONMENT": "production",
-        "DEBUG": "1",
         "SECRET_KEY": GOOD_KEY,
         "ALLOWED_HOSTS": "api.example.com",
         "DJANGO_SETTINGS_MODULE": "backend.settings",
+        **extra,
     }
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -101,8 +103,26 @@ def test_production_process_will_not_start_with_debug_on() -> None:
         timeout=60,
         check=False,
     )
+
+
+def test_production_process_will_not_start_with_debug_on() -> None:
+    result = run_production("", DEBUG="1")
     assert result.returncode != 0
     assert "DEBUG must be off" in result.stderr
+
+
+def test_production_defaults_close_introspection_suggestions_graphiql_and_cors() -> None:
+    result = run_production(
+        "from django.conf import settings as s; import json; print(json.dumps([s.GRAPHQL_INTROSPECTION, "
+        "s.GRAPHQL_FIELD_SUGGESTIONS, s.GRAPHIQL_ENABLED, s.CORS_ALLOWED_ORIGINS]))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, False, False, []]
+    opened = run_production(
+        "from django.conf import settings as s; print(s.GRAPHQL_INTROSPECTION, s.GRAPHIQL_ENABLED)",
+        GRAPHQL_INTROSPECTION="true",
+    )
+    assert opened.stdout.split() == ["True", "True"]
 
 
 def test_graphiql_page_is_served_with_local_assets_only(client: Client) -> None:
@@ -118,6 +138,27 @@ def test_graphiql_page_is_served_with_local_assets_only(client: Client) -> None:
         served = client.get(asset)
         assert served.status_code == 200, asset
         assert b"".join(served.streaming_content if served.streaming else [served.content])
+
+
+def test_graphiql_first_load_is_compressed_under_1_5_mb(settings: Any, tmp_path: Path) -> None:
+    """What `make run` and the image serve: collected files, gzipped by whitenoise's storage."""
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path / "static"
+    settings.WHITENOISE_USE_FINDERS = False
+    call_command("collectstatic", "--no-input", verbosity=0)
+    client = Client()  # a new handler: whitenoise indexes the collected files
+    wire = {"Accept-Encoding": "gzip, deflate, br"}
+    page = client.get("/graphql", headers={"Accept": "text/html", **wire})
+    assert page.status_code == 200
+    total = len(page.content)
+    for asset in re.findall(r"""(?:src|href)=["'](/static/[^"']+)""", gzip.decompress(page.content).decode()):
+        served = client.get(asset, headers=wire)
+        assert served.status_code == 200, asset
+        assert served["Content-Encoding"] in {"gzip", "br"}, asset
+        total += int(served["Content-Length"])
+    print(f"GraphiQL first load: {total:,} bytes on the wire")
+    assert total < 1_500_000
 
 
 @pytest.mark.django_db
@@ -257,6 +298,10 @@ def test_admin_lists_the_project_models(client: Client, db: None) -> None:
         "accounts/preferences",
         "movies/movie",
         "movies/genre",
+        "movies/person",
+        "movies/company",
+        "movies/movie/155/change",
+        "movies/person/525/change",
     ):
         assert client.get(f"/admin/{path}/").status_code == 200, path
 
@@ -356,7 +401,7 @@ def test_mutations_errors_and_signed_in_requests_are_never_kept(gql: GraphQL) ->
     from schema import response_cache
 
     assert response_cache._cache() is not None
-    assert all(b'"errors"' not in content for content in response_cache._cache().values())
+    assert all(b'"errors"' not in answer.body for answer in response_cache._cache().values())
 
 
 @pytest.mark.parametrize("redis", [False, True], ids=["file lock", "redis lock"])

@@ -87,9 +87,34 @@ def test_a_new_favorite_changes_recommendations_at_once(gql: GraphQL, token: str
     assert [r["movie"]["id"] for r in after] != [r["movie"]["id"] for r in before]
     assert 155 not in {r["movie"]["id"] for r in after}
     reasons = [reason for rec in after for reason in rec["reasons"]]
-    assert "Similar to The Dark Knight" in reasons
+    assert {
+        "Similar to The Dark Knight",
+        "Directed by Christopher Nolan, who directed The Dark Knight",
+    } & set(reasons)
     titles = [rec["movie"]["title"] for rec in after[:10]]
     assert "The Dark Knight Rises" in titles or "Batman Begins" in titles
+
+
+def test_reasons_name_directors_and_actors_only_when_true(gql: GraphQL, token: str) -> None:
+    from movies.models import Credit
+
+    # Three Nolan films, two with Christian Bale.
+    gql(
+        "mutation { a: addFavorite(movieId: 155) { id } b: addFavorite(movieId: 27205) { id } "
+        "c: addFavorite(movieId: 272) { id } }",
+        token=token,
+    ).ok()
+    recs = recommend(gql, token, 30)
+    named = [(rec["movie"]["id"], reason) for rec in recs for reason in rec["reasons"]]
+    assert (49026, "Directed by Christopher Nolan, whose films you liked") in named  # The Dark Knight Rises
+    for movie_id, reason in named:
+        for prefix, job in (("Directed by ", "Director"), ("Starring ", "")):
+            if reason.startswith(prefix):
+                name = reason[len(prefix) :].split(",")[0]
+                credits = Credit.objects.filter(movie_id=movie_id, person__name=name)
+                assert (
+                    credits.filter(job="Director").exists() if job else credits.filter(kind="cast").exists()
+                )
 
 
 def test_seen_movies_are_never_recommended(gql: GraphQL, token: str) -> None:

@@ -600,3 +600,57 @@ def test_build_split_indexes_and_placeholders() -> None:
     fixed = build_split(train, test, "binary", np.array([10, 11]))
     assert fixed.X.toarray().tolist() == [[1.0, 1.0], [0.0, 1.0]]
     assert fixed.truth == {0: {-13}, 1: {0}}
+
+
+def test_content_tokens_include_directors_and_top_billed_cast() -> None:
+    from movies.recommender.content import TOP_CAST, item_tokens
+
+    tokens = item_tokens(ContentItem(1, ["Drama"], directors=[525], cast=list(range(10, 20))))
+    assert "director:525" in tokens
+    assert {f"cast:{i}" for i in range(10, 10 + TOP_CAST)} <= set(tokens)
+    assert f"cast:{10 + TOP_CAST}" not in tokens
+    # Two films by one director are alike even with nothing else in common.
+    model = ContentModel.build(
+        [
+            ContentItem(1, ["Drama"], directors=[525]),
+            ContentItem(2, ["Action"], directors=[525]),
+            ContentItem(3, ["Comedy"], directors=[7]),
+        ]
+    )
+    assert model.similar(1, 2)[0][0] == 2
+
+
+def test_tmdb_content_reads_credits_beside_the_movies_csv(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from movies.recommender.offline.evaluation import load_tmdb_content
+
+    movies = tmp_path / "tmdb_movies_3000.csv"
+    with movies.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["id", "genres", "keywords", "original_language", "release_date"])
+        writer.writeheader()
+        writer.writerow(
+            {
+                "id": 155,
+                "genres": '[{"id": 18, "name": "Drama"}]',
+                "keywords": "[]",
+                "original_language": "en",
+                "release_date": "2008-07-16",
+            }
+        )
+    with (tmp_path / "tmdb_credits_3000.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["movie_id", "title", "cast", "crew"])
+        writer.writeheader()
+        writer.writerow(
+            {
+                "movie_id": 155,
+                "title": "The Dark Knight",
+                "cast": json.dumps([{"id": 1810, "order": 1}, {"id": 3894, "order": 0}]),
+                "crew": json.dumps([{"id": 525, "job": "Director"}, {"id": 525, "job": "Screenplay"}]),
+            }
+        )
+    (item,) = load_tmdb_content(movies)
+    assert (item.directors, item.cast, item.year) == ([525], [3894, 1810], 2008)
+    (without,) = load_tmdb_content(movies, with_credits=False)
+    assert (without.directors, without.cast) == ([], [])

@@ -110,7 +110,7 @@ def test_movie_list_rejects_pages_tmdb_would_refuse(client: TmdbClient, server: 
 def test_movie_550_with_details_and_keywords(client: TmdbClient, server: FakeTmdb) -> None:
     result = client.movie(550)
     assert result is not None
-    movie, details = result
+    movie, details, _ = result
     assert movie.id == 550
     assert movie.title == "Fight Club"
     assert movie.release_date == date(1999, 10, 15)
@@ -128,13 +128,104 @@ def test_movie_550_with_details_and_keywords(client: TmdbClient, server: FakeTmd
     assert "insomnia" in details.keywords
     request = server.requests[-1]
     assert request.path == "/3/movie/550"
-    assert request.query["append_to_response"] == "keywords"
+    # One call brings keywords and credits together.
+    assert request.query["append_to_response"] == "credits,keywords"
+
+
+def test_movie_550_credits_companies_countries_and_languages(client: TmdbClient) -> None:
+    result = client.movie(550)
+    assert result is not None
+    _, details, credits = result
+    # The recorded body: 75 cast in billing order, 188 crew in TMDb's order.
+    assert len(credits.cast) == 75
+    assert [c.order for c in credits.cast] == sorted(c.order for c in credits.cast)
+    first = credits.cast[0]
+    assert (first.person.id, first.person.name, first.character, first.order) == (
+        819,
+        "Edward Norton",
+        "Narrator",
+        0,
+    )
+    assert first.person.known_for_department == "Acting"
+    assert first.person.profile_path == "/8nytsqL59SFJTVYVrN72k6qkGgJ.jpg"
+    assert first.person.popularity == pytest.approx(8.3963)
+    assert len(credits.crew) == 188
+    directors = [c.person.name for c in credits.crew if c.job == "Director"]
+    assert directors == ["David Fincher"]
+    assert {c.department for c in credits.crew if c.job == "Director"} == {"Directing"}
+    assert details.production_companies[0].name == "Fox 2000 Pictures"
+    assert details.production_companies[0].logo_path == "/tEiIH5QesdheJmDAqQwvtN60727.png"
+    assert "US" in details.production_countries
+    assert details.spoken_languages == ("en",)
+
+
+def test_person_with_movie_credits_is_one_call(client: TmdbClient, server: FakeTmdb) -> None:
+    server.set_person(
+        525, biography="British-American filmmaker.", birthday="1970-07-30", place_of_birth="London"
+    )
+    result = client.person(525)
+    assert result is not None
+    person, details, credits = result
+    assert (person.id, person.name, person.known_for_department) == (525, "Christopher Nolan", "Directing")
+    assert details.biography == "British-American filmmaker."
+    assert details.birthday == date(1970, 7, 30)
+    assert details.place_of_birth == "London"
+    directed = [c.movie.title for c in credits.crew if c.job == "Director"]
+    assert "The Dark Knight" in directed
+    years = [c.movie.release_date for c in credits.crew]
+    assert years == sorted(years, reverse=True)  # newest first
+    assert server.count("/person/525") == 1
+    assert server.requests[-1].query["append_to_response"] == "movie_credits"
+    assert client.person(999999999) is None
+    assert client.person(0) is None
+
+
+def test_person_unknown_fields_are_none(client: TmdbClient) -> None:
+    result = client.person(3894)  # Christian Bale: the fake leaves biography "" and birthday null
+    assert result is not None
+    _, details, credits = result
+    assert details.biography is None
+    assert details.birthday is None
+    assert "The Dark Knight" in [c.movie.title for c in credits.cast]
+
+
+def test_search_people(client: TmdbClient, server: FakeTmdb) -> None:
+    page = client.search_people("nolan")
+    assert "Christopher Nolan" in [p.name for p in page.results]
+    assert page.total_results >= len(page.results)
+    sent = server.requests[-1]
+    assert (sent.path, sent.query["query"], sent.query["include_adult"]) == (
+        "/3/search/person",
+        "nolan",
+        "false",
+    )
+    assert client.search_people("   ").total_results == 0
+    assert server.count("/search/person") == 1
+
+
+def test_discover_sends_people_as_and(client: TmdbClient, server: FakeTmdb) -> None:
+    page = client.discover(DiscoverQuery(people_ids=(525, 3894)))
+    assert server.requests[-1].query["with_people"] == "525,3894"
+    assert {"The Dark Knight", "Batman Begins", "The Prestige"} <= {m.title for m in page.results}
+
+
+def test_language_follows_the_callers_hook_into_worker_threads(server: FakeTmdb) -> None:
+    import contextvars
+
+    language: contextvars.ContextVar[str | None] = contextvars.ContextVar("language", default=None)
+    with make_client(server, language_of=language.get) as client:
+        client.genres()
+        language.set("de-DE")
+        client.movies_many([550, 348])
+        client.search_people("nolan")
+    sent = [r.query["language"] for r in server.requests]
+    assert sent == ["en-US", "de-DE", "de-DE", "de-DE"]
 
 
 def test_movie_348_alien(client: TmdbClient) -> None:
     result = client.movie(348)
     assert result is not None
-    movie, details = result
+    movie, details, _ = result
     assert movie.title == "Alien"
     assert movie.genre_ids == (27, 878)
     assert details.imdb_id == "tt0078748"
@@ -143,16 +234,17 @@ def test_movie_348_alien(client: TmdbClient) -> None:
 
 
 def test_movie_built_from_a_list_entry_maps_unknown_zeros_to_none(client: TmdbClient) -> None:
-    result = client.movie(278)
+    result = client.movie(238)  # in a list recording, not in the bundled catalog
     assert result is not None
-    movie, details = result
-    assert movie.title == "The Shawshank Redemption"
+    movie, details, _ = result
+    assert movie.title == "The Godfather"
     assert movie.genre_ids == (18, 80)
     # TMDb's "unknown" values (0, "", null) become None.
     assert details.runtime is None
     assert details.budget is None
     assert details.tagline is None
     assert details.imdb_id is None
+    assert details.production_companies == ()
 
 
 def test_unknown_movie_is_none_not_an_error(client: TmdbClient, server: FakeTmdb) -> None:

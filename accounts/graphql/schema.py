@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from asgiref.sync import sync_to_async
@@ -13,34 +13,46 @@ from accounts.graphql.types import AuthPayload, Favorite, Preferences, Rating, U
 from schema.context import Info
 from schema.permissions import IsAuthenticated, require_user
 
+MovieId = Annotated[int, strawberry.argument(description="TMDb id of the movie.")]
+Password = Annotated[str, strawberry.argument(description="The account's password.")]
+RefreshTokenArgument = Annotated[str, strawberry.argument(description="A refresh token from an AuthPayload.")]
 
-@strawberry.input
+
+@strawberry.input(description="A new account.")
 class RegisterInput:
-    username: str
-    email: str
-    password: str
-    first_name: str | None = None
-    last_name: str | None = None
+    username: str = strawberry.field(description="Letters, digits and . + - _ (no @), unique.")
+    email: str = strawberry.field(description="Unique, case-insensitively.")
+    password: str = strawberry.field(description="Checked by Django's password validators.")
+    first_name: str | None = strawberry.field(default=None, description="Optional.")
+    last_name: str | None = strawberry.field(default=None, description="Optional.")
 
 
-@strawberry.input
+@strawberry.input(description="Profile changes; each field left out keeps its value.")
 class ProfileInput:
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
+    email: str | None = strawberry.field(default=None, description="A new email, unique.")
+    first_name: str | None = strawberry.field(default=None, description="A new first name.")
+    last_name: str | None = strawberry.field(default=None, description="A new last name.")
 
 
-@strawberry.input
+@strawberry.input(description="Preference changes.")
 class PreferencesInput:
     favorite_genre_ids: list[int] | None = strawberry.field(
         default=strawberry.UNSET, description="each field left out keeps its stored value"
     )
-    disliked_genre_ids: list[int] | None = strawberry.UNSET
-    languages: list[str] | None = strawberry.UNSET
-    min_vote_average: float | None = strawberry.UNSET
-    year_from: int | None = strawberry.UNSET
-    year_to: int | None = strawberry.UNSET
-    include_adult: bool | None = strawberry.UNSET
+    disliked_genre_ids: list[int] | None = strawberry.field(
+        default=strawberry.UNSET, description="Genres never to recommend."
+    )
+    languages: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="ISO 639-1 codes; recommend only these original languages."
+    )
+    min_vote_average: float | None = strawberry.field(
+        default=strawberry.UNSET, description="0 to 10; null clears it."
+    )
+    year_from: int | None = strawberry.field(default=strawberry.UNSET, description="A year; null clears it.")
+    year_to: int | None = strawberry.field(default=strawberry.UNSET, description="A year; null clears it.")
+    include_adult: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="Whether adult titles may be recommended."
+    )
 
 
 def _payload(pair: tokens.TokenPair) -> AuthPayload:
@@ -65,7 +77,9 @@ class AccountQuery:
 @strawberry.type
 class AccountMutation:
     @strawberry.mutation(description="Creates an account and signs it in.")
-    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+    async def register(
+        self, info: Info, input: Annotated[RegisterInput, strawberry.argument(description="The new account.")]
+    ) -> AuthPayload:
         def run() -> tokens.TokenPair:
             request = info.context.request
             ratelimit.check(request, "register", ratelimit.register_rate(), input.email)
@@ -77,7 +91,12 @@ class AccountMutation:
         return _payload(await sync_to_async(run)())
 
     @strawberry.mutation(description="username may also be the account's email")
-    async def token_auth(self, info: Info, username: str, password: str) -> AuthPayload:
+    async def token_auth(
+        self,
+        info: Info,
+        username: Annotated[str, strawberry.argument(description="Username or email, any case.")],
+        password: Password,
+    ) -> AuthPayload:
         def run() -> tokens.TokenPair:
             # Counted per name as typed: a budget shared by an account's username and
             # email would tell an attacker which email belongs to which username.
@@ -87,77 +106,97 @@ class AccountMutation:
         return _payload(await sync_to_async(run)())
 
     @strawberry.mutation(description="rotates: the refresh token passed in is spent")
-    async def refresh_token(self, refresh_token: str) -> AuthPayload:
+    async def refresh_token(self, refresh_token: RefreshTokenArgument) -> AuthPayload:
         return _payload(await sync_to_async(tokens.rotate)(refresh_token))
 
     @strawberry.mutation(description="logout: revokes the refresh token")
-    async def revoke_token(self, refresh_token: str) -> bool:
+    async def revoke_token(self, refresh_token: RefreshTokenArgument) -> bool:
         await sync_to_async(tokens.revoke)(refresh_token)
         return True
 
     @strawberry.mutation(description="Changes the viewer's email or names.", extensions=[IsAuthenticated()])
-    async def update_profile(self, info: Info, input: ProfileInput) -> User:
+    async def update_profile(
+        self, info: Info, input: Annotated[ProfileInput, strawberry.argument(description="The changes.")]
+    ) -> User:
         user = require_user(info)
         return await sync_to_async(services.update_profile)(  # type: ignore[return-value]
             user, input.email, input.first_name, input.last_name
         )
 
     @strawberry.mutation(
-        description=(
-            "Needs the current password. Signs out every session: all the account's tokens, "
-            "access tokens included, stop working."
-        ),
+        description="revokes every other session; the caller gets a fresh pair and stays signed in",
         extensions=[IsAuthenticated()],
     )
-    async def change_password(self, info: Info, old_password: str, new_password: str) -> bool:
-        await sync_to_async(services.change_password)(require_user(info), old_password, new_password)
-        return True
+    async def change_password(
+        self,
+        info: Info,
+        old_password: Annotated[str, strawberry.argument(description="The current password.")],
+        new_password: Annotated[
+            str, strawberry.argument(description="Checked by Django's password validators.")
+        ],
+    ) -> AuthPayload:
+        pair = await sync_to_async(services.change_password)(require_user(info), old_password, new_password)
+        return _payload(pair)
 
     @strawberry.mutation(
         description="Deletes the account and all its lists; needs the password.",
         extensions=[IsAuthenticated()],
     )
-    async def delete_account(self, info: Info, password: str) -> bool:
+    async def delete_account(self, info: Info, password: Password) -> bool:
         await sync_to_async(services.delete_account)(require_user(info), password)
         return True
 
     @strawberry.mutation(
         description="idempotent: adding twice keeps one favorite", extensions=[IsAuthenticated()]
     )
-    async def add_favorite(self, info: Info, movie_id: int, note: str | None = None) -> Favorite:
+    async def add_favorite(
+        self,
+        info: Info,
+        movie_id: MovieId,
+        note: Annotated[
+            str | None, strawberry.argument(description="Up to 500 characters; replaces the stored note.")
+        ] = None,
+    ) -> Favorite:
         favorite = await sync_to_async(services.add_favorite)(require_user(info), movie_id, note)
         viewer_loaders.forget(info)
         return favorite  # type: ignore[return-value]
 
     @strawberry.mutation(description="False if it was not a favorite.", extensions=[IsAuthenticated()])
-    async def remove_favorite(self, info: Info, movie_id: int) -> bool:
+    async def remove_favorite(self, info: Info, movie_id: MovieId) -> bool:
         return await _remove(info, models.Favorite, movie_id)
 
     @strawberry.mutation(description="Idempotent, like addFavorite.", extensions=[IsAuthenticated()])
-    async def add_to_watchlist(self, info: Info, movie_id: int) -> WatchlistEntry:
+    async def add_to_watchlist(self, info: Info, movie_id: MovieId) -> WatchlistEntry:
         entry = await sync_to_async(services.add_to_watchlist)(require_user(info), movie_id)
         viewer_loaders.forget(info)
         return entry  # type: ignore[return-value]
 
     @strawberry.mutation(description="False if it was not on the watchlist.", extensions=[IsAuthenticated()])
-    async def remove_from_watchlist(self, info: Info, movie_id: int) -> bool:
+    async def remove_from_watchlist(self, info: Info, movie_id: MovieId) -> bool:
         return await _remove(info, models.WatchlistEntry, movie_id)
 
     @strawberry.mutation(
         description="0.5 to 5.0 in steps of 0.5; rating again replaces the score.",
         extensions=[IsAuthenticated()],
     )
-    async def rate_movie(self, info: Info, movie_id: int, score: float) -> Rating:
+    async def rate_movie(
+        self,
+        info: Info,
+        movie_id: MovieId,
+        score: Annotated[float, strawberry.argument(description="0.5 to 5.0 in steps of 0.5.")],
+    ) -> Rating:
         rating = await sync_to_async(services.rate)(require_user(info), movie_id, score)
         viewer_loaders.forget(info)
         return rating  # type: ignore[return-value]
 
     @strawberry.mutation(description="False if the movie was not rated.", extensions=[IsAuthenticated()])
-    async def delete_rating(self, info: Info, movie_id: int) -> bool:
+    async def delete_rating(self, info: Info, movie_id: MovieId) -> bool:
         return await _remove(info, models.Rating, movie_id)
 
     @strawberry.mutation(description="Changes only the fields given.", extensions=[IsAuthenticated()])
-    async def update_preferences(self, info: Info, input: PreferencesInput) -> Preferences:
+    async def update_preferences(
+        self, info: Info, input: Annotated[PreferencesInput, strawberry.argument(description="The changes.")]
+    ) -> Preferences:
         changes: dict[str, Any] = {
             name: value for name, value in vars(input).items() if value is not strawberry.UNSET
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 import strawberry_django
@@ -19,6 +20,8 @@ from movies.records import MovieRecord
 from schema.context import Info
 
 MAX_LIMIT = 100
+Offset = Annotated[int, strawberry.argument(description="Rows to skip, from 0.")]
+Limit = Annotated[int, strawberry.argument(description="Rows to return, 1 to 100.")]
 logger = logging.getLogger(__name__)
 
 
@@ -38,9 +41,9 @@ async def _movie(info: Info, movie_id: int) -> Movie:
 
 @strawberry_django.type(models.Favorite, description="A movie the user marked as a favorite.")
 class Favorite:
-    id: strawberry.ID
-    movie_id: int
-    created_at: datetime
+    id: strawberry.ID = strawberry_django.field(description="Stable id of this favorite.")
+    movie_id: int = strawberry_django.field(description="TMDb id of the movie.")
+    created_at: datetime = strawberry_django.field(description="When it was added.")
 
     @strawberry_django.field(description="The favorited movie (batched per request).")
     async def movie(self, info: Info) -> Movie:
@@ -53,9 +56,9 @@ class Favorite:
 
 @strawberry_django.type(models.WatchlistEntry, description="A movie on the user's watchlist.")
 class WatchlistEntry:
-    id: strawberry.ID
-    movie_id: int
-    created_at: datetime
+    id: strawberry.ID = strawberry_django.field(description="Stable id of this entry.")
+    movie_id: int = strawberry_django.field(description="TMDb id of the movie.")
+    created_at: datetime = strawberry_django.field(description="When it was added.")
 
     @strawberry_django.field(description="The movie (batched per request).")
     async def movie(self, info: Info) -> Movie:
@@ -64,9 +67,9 @@ class WatchlistEntry:
 
 @strawberry_django.type(models.Rating, description="The user's rating of a movie.")
 class Rating:
-    id: strawberry.ID
-    movie_id: int
-    updated_at: datetime
+    id: strawberry.ID = strawberry_django.field(description="Stable id of this rating.")
+    movie_id: int = strawberry_django.field(description="TMDb id of the movie.")
+    updated_at: datetime = strawberry_django.field(description="When the score was last set.")
 
     @strawberry_django.field(description="0.5 to 5.0 in steps of 0.5")
     def score(self) -> float:
@@ -79,20 +82,20 @@ class Rating:
 
 @strawberry.type(description="A page of the user's favorites, newest first.")
 class FavoritePage:
-    total_count: int
-    results: list[Favorite]
+    total_count: int = strawberry.field(description="Favorites in the whole list.")
+    results: list[Favorite] = strawberry.field(description="This window of the list.")
 
 
 @strawberry.type(description="A page of the user's watchlist, newest first.")
 class WatchlistPage:
-    total_count: int
-    results: list[WatchlistEntry]
+    total_count: int = strawberry.field(description="Entries in the whole watchlist.")
+    results: list[WatchlistEntry] = strawberry.field(description="This window of the list.")
 
 
 @strawberry.type(description="A page of the user's ratings, most recently changed first.")
 class RatingPage:
-    total_count: int
-    results: list[Rating]
+    total_count: int = strawberry.field(description="Ratings in the whole list.")
+    results: list[Rating] = strawberry.field(description="This window of the list.")
 
 
 def _genres(prefs: models.Preferences, relation: str) -> list[Genre]:
@@ -104,11 +107,25 @@ def _genres(prefs: models.Preferences, relation: str) -> list[Genre]:
 
 @strawberry_django.type(models.Preferences, description="What the user likes; shapes recommendations.")
 class Preferences:
-    min_vote_average: float | None
-    year_from: int | None
-    year_to: int | None
-    include_adult: bool
-    updated_at: datetime | None
+    @strawberry_django.field(description="stable per user, for client caches")
+    def id(self) -> strawberry.ID:
+        # The user's id: defaults that were never saved have no row id of their own, yet
+        # a client cache must see the same object before and after the first save.
+        return strawberry.ID(str(self.user_id))  # type: ignore[attr-defined]
+
+    min_vote_average: float | None = strawberry_django.field(
+        description="Recommend only movies rated at least this (0 to 10)."
+    )
+    year_from: int | None = strawberry_django.field(
+        description="Recommend only movies released in or after this year."
+    )
+    year_to: int | None = strawberry_django.field(
+        description="Recommend only movies released in or before this year."
+    )
+    include_adult: bool = strawberry_django.field(description="Whether adult titles may be recommended.")
+    updated_at: datetime | None = strawberry_django.field(
+        description="When they were last saved; null for defaults."
+    )
 
     @strawberry_django.field(description="Genres the user likes (boosted in recommendations).")
     async def favorite_genres(self) -> list[Genre]:
@@ -143,37 +160,39 @@ async def _user_rows(model: type[Model], user_id: int, offset: int, limit: int) 
 
 @strawberry_django.type(models.User, description="An account. Only its owner can read it.")
 class User:
-    id: strawberry.ID
-    username: str
-    email: str
-    first_name: str
-    last_name: str
-    date_joined: datetime
+    id: strawberry.ID = strawberry_django.field(description="Stable account id.")
+    username: str = strawberry_django.field(description="Unique, case-insensitively.")
+    email: str = strawberry_django.field(
+        description="Unique, case-insensitively; also accepted by tokenAuth."
+    )
+    first_name: str = strawberry_django.field(description="May be empty.")
+    last_name: str = strawberry_django.field(description="May be empty.")
+    date_joined: datetime = strawberry_django.field(description="When the account was created.")
 
     @strawberry_django.field(description="The user's preferences (defaults until first saved).")
     async def preferences(self) -> Preferences:
         return await sync_to_async(services.preferences_of)(self)  # type: ignore[return-value,arg-type]
 
     @strawberry_django.field(description="Favorites, newest first; limit 1..100.")
-    async def favorites(self, offset: int = 0, limit: int = 20) -> FavoritePage:
+    async def favorites(self, offset: Offset = 0, limit: Limit = 20) -> FavoritePage:
         total, results = await _user_rows(models.Favorite, self.pk, offset, limit)  # type: ignore[attr-defined]
         return FavoritePage(total_count=total, results=results)  # type: ignore[arg-type]
 
     @strawberry_django.field(description="Watchlist, newest first; limit 1..100.")
-    async def watchlist(self, offset: int = 0, limit: int = 20) -> WatchlistPage:
+    async def watchlist(self, offset: Offset = 0, limit: Limit = 20) -> WatchlistPage:
         total, results = await _user_rows(models.WatchlistEntry, self.pk, offset, limit)  # type: ignore[attr-defined]
         return WatchlistPage(total_count=total, results=results)  # type: ignore[arg-type]
 
     @strawberry_django.field(description="Ratings, most recently changed first; limit 1..100.")
-    async def ratings(self, offset: int = 0, limit: int = 20) -> RatingPage:
+    async def ratings(self, offset: Offset = 0, limit: Limit = 20) -> RatingPage:
         total, results = await _user_rows(models.Rating, self.pk, offset, limit)  # type: ignore[attr-defined]
         return RatingPage(total_count=total, results=results)  # type: ignore[arg-type]
 
 
 @strawberry.type(description="Tokens for a signed-in session.")
 class AuthPayload:
-    token: str
-    refresh_token: str
+    token: str = strawberry.field(description="Access token: send it as `Authorization: JWT <token>`.")
+    refresh_token: str = strawberry.field(description="Single-use: refreshToken spends it for a new pair.")
     expires_in: int = strawberry.field(description="seconds until the access token expires")
-    refresh_expires_in: int
-    user: User
+    refresh_expires_in: int = strawberry.field(description="Seconds until the refresh token expires.")
+    user: User = strawberry.field(description="The signed-in account.")

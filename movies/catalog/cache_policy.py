@@ -25,7 +25,20 @@ from movies import metrics
 
 logger = logging.getLogger(__name__)
 
-CacheKind = Literal["trending", "list", "movie", "genres", "search", "discover", "similar", "recommendations"]
+CacheKind = Literal[
+    "trending",
+    "list",
+    "movie",
+    "credits",
+    "person",
+    "person-credits",
+    "genres",
+    "search",
+    "people-search",
+    "discover",
+    "similar",
+    "recommendations",
+]
 
 MINUTE = 60
 HOUR = 60 * MINUTE
@@ -35,8 +48,13 @@ TTL: dict[CacheKind, int] = {
     "trending": 30 * MINUTE,
     "list": HOUR,
     "movie": 24 * HOUR,
+    # Credits and people are detail data, as a movie's details are.
+    "credits": 24 * HOUR,
+    "person": 24 * HOUR,
+    "person-credits": 24 * HOUR,
     "genres": 24 * HOUR,
     "search": HOUR,
+    "people-search": HOUR,
     "discover": HOUR,
     "similar": 24 * HOUR,
     "recommendations": 2 * HOUR,
@@ -50,8 +68,8 @@ MISSING = {"missing": True}
 # copy (or the error) this long, instead of each waiting out the timeouts again.
 FAILURE_BACKOFF = 30
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9:._-]{0,100}$")
-# Bumped when the shape of a cached value changes.
-SCHEMA_VERSION = 1
+# Bumped when the shape of a cached value changes (2: movie details with companies, countries, languages).
+SCHEMA_VERSION = 2
 
 
 def cache_key(source: str, kind: CacheKind, *parts: object) -> str:
@@ -179,6 +197,12 @@ def _compute_one(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
     metrics.stale_served(kind)
     logger.warning("serving stale %s for %s", kind, key)
     return stale
+
+
+def store(kind: CacheKind, values: Mapping[str, Any]) -> None:
+    """Writes values fetched as a by-product of another kind's fetch (fresh and stale copies)."""
+    if values:
+        _store(kind, values)
 
 
 def _store(kind: CacheKind, values: Mapping[str, Any]) -> None:

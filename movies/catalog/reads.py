@@ -28,9 +28,22 @@ from django.conf import settings
 from backend.errors import UpstreamUnavailable
 from movies import metrics
 from movies.catalog import cache_policy
-from movies.catalog.sources.base import CatalogSource, MovieEntry
+from movies.catalog import locale as request_locale
+from movies.catalog.sources.base import CatalogSource, MovieEntry, PersonEntry
 from movies.catalog.sources.local import LocalCatalogSource, SimilarIds
-from movies.records import DiscoverQuery, GenreRecord, ListKind, MovieDetails, MovieRecord, PageRecord
+from movies.records import (
+    DiscoverQuery,
+    GenreRecord,
+    ListKind,
+    MovieCredits,
+    MovieDetails,
+    MovieRecord,
+    PageRecord,
+    PersonCredits,
+    PersonDetails,
+    PersonPageRecord,
+    PersonRecord,
+)
 
 T = TypeVar("T")
 
@@ -68,8 +81,13 @@ def forget_local() -> None:
 
 
 def locale() -> str:
-    """The language and region answers depend on; part of every catalog key."""
-    return f"{settings.TMDB_LANGUAGE}.{settings.TMDB_REGION or 'any'}"
+    """The language and region answers depend on; part of every catalog key.
+
+    The request's language for a source that translates (TMDb); our own
+    tables are English whatever the request asks.
+    """
+    language = request_locale.language() if get_source().localized else settings.TMDB_LANGUAGE
+    return f"{language}.{settings.TMDB_REGION or 'any'}"
 
 
 _similar_ids: SimilarIds | None = None
@@ -190,63 +208,182 @@ def similar(movie_id: int, limit: int, local_only: bool = False) -> list[MovieRe
     )
 
 
-def _entry_to_dict(entry: MovieEntry) -> dict[str, Any]:
-    record, details = entry
-    return {"movie": record.to_dict(), "details": details.to_dict() if details else None}
+def _entry_codec(
+    name: str, record_type: Any, details_type: Any
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """JSON-safe encode/decode of a ``(record, details or None)`` entry."""
+
+    def encode(entry: tuple[Any, Any]) -> dict[str, Any]:
+        record, details = entry
+        return {name: record.to_dict(), "details": details.to_dict() if details else None}
+
+    def decode(data: dict[str, Any]) -> tuple[Any, Any]:
+        details = data["details"]
+        return record_type.from_dict(data[name]), details_type.from_dict(details) if details else None
+
+    return encode, decode
 
 
-def _entry_from_dict(data: dict[str, Any]) -> MovieEntry:
-    details = data["details"]
-    return MovieRecord.from_dict(data["movie"]), MovieDetails.from_dict(details) if details else None
+_entry_to_dict, _entry_from_dict = _entry_codec("movie", MovieRecord, MovieDetails)
+_person_to_dict, _person_from_dict = _entry_codec("person", PersonRecord, PersonDetails)
+
+
+def _credits_to_dict(credits: MovieCredits | PersonCredits) -> dict[str, Any]:
+    return credits.to_dict()
+
+
+Fetch = Callable[[list[int]], dict[int, Any]]
+
+
+def _read_many(
+    kind: cache_policy.CacheKind,
+    ids: Sequence[int],
+    fetch: Fetch,
+    decode: Callable[[Any], T],
+    local_only: bool,
+    fallback: Callable[[list[int]], dict[int, T]] | None = None,
+) -> dict[int, T]:
+    """Items of one kind by id; unknown ids are absent. The loaders' batched read.
+
+    Tier 1 first; then one MGET for the rest and one ``fetch`` (returning
+    JSON-safe values) for what Redis lacks. With ``local_only``, only tier 1's
+    part. When the source fails and some ids have no stale copy,
+    ``fallback`` (our stored copies, never cached as fresh) may answer them all.
+    """
+    source = get_source()
+    keys = {
+        item_id: cache_policy.cache_key(source.name, kind, item_id, locale())
+        for item_id in dict.fromkeys(ids)
+    }
+    result: dict[int, T] = {}
+    for item_id, key in keys.items():
+        value = _local_get(key)
+        if value is not None:
+            result[item_id] = value
+    metrics.cache_hit(kind, len(result))
+    missing = {item_id: key for item_id, key in keys.items() if item_id not in result}
+    if local_only or not missing:
+        return result
+    try:
+        fetched = cache_policy.get_many_or_compute(kind, missing, fetch)
+    except UpstreamUnavailable:
+        stored = fallback(list(missing)) if fallback else {}
+        if len(stored) < len(missing):
+            raise  # an item we hold no copy of: only the source could say whether it exists
+        return {**result, **stored}
+    for item_id, data in fetched.items():
+        value = decode(data)
+        _local_set(missing[item_id], value)
+        result[item_id] = value
+    return result
+
+
+# How each batched kind travels through the cache, and which TMDb call brings it
+# with its companion: (the source's bundle method, this kind's half, the other kind).
+CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "movie": (_entry_to_dict, _entry_from_dict),
+    "credits": (_credits_to_dict, MovieCredits.from_dict),
+    "person": (_person_to_dict, _person_from_dict),
+    "person-credits": (_credits_to_dict, PersonCredits.from_dict),
+}
+BUNDLES: dict[str, tuple[str, int, cache_policy.CacheKind]] = {
+    "movie": ("movie_bundles", 0, "credits"),
+    "credits": ("movie_bundles", 1, "movie"),
+    "person": ("person_bundles", 0, "person-credits"),
+    "person-credits": ("person_bundles", 1, "person"),
+}
+
+
+def _bundled(bundles: Callable[[list[int]], dict[int, tuple[Any, Any]]], kind: str) -> Fetch:
+    """A fetch of ``kind``'s half of each bundle; the other half is stored under its own kind's keys."""
+    source = get_source()
+    _, half, companion = BUNDLES[kind]
+    encode, encode_companion = CODECS[kind][0], CODECS[companion][0]
+
+    def fetch(ids: list[int]) -> dict[int, Any]:
+        found = bundles(ids)
+        cache_policy.store(
+            companion,
+            {
+                cache_policy.cache_key(source.name, companion, item_id, locale()): encode_companion(
+                    pair[1 - half]
+                )
+                for item_id, pair in found.items()
+            },
+        )
+        return {item_id: encode(pair[half]) for item_id, pair in found.items()}
+
+    return fetch
+
+
+def _read_kind(
+    kind: cache_policy.CacheKind,
+    ids: Sequence[int],
+    local_only: bool,
+    method: str,
+    fallback: str | None = None,
+) -> dict[int, Any]:
+    """A batched read of ``kind``: from the source's bundles where one call brings two kinds."""
+    source = get_source()
+    return _read_many(
+        kind,
+        ids,
+        _kind_fetch(kind, method),
+        CODECS[kind][1],
+        local_only,
+        getattr(source, fallback, None) if fallback else None,
+    )
+
+
+def _kind_fetch(kind: cache_policy.CacheKind, method: str) -> Fetch:
+    """How ``kind`` is fetched from the source: its bundle where one call brings two kinds."""
+    source = get_source()
+    encode = CODECS[kind][0]
+    bundles = getattr(source, BUNDLES[kind][0], None)
+    plain = getattr(source, method)
+
+    def fetch(ids: list[int]) -> dict[int, Any]:
+        return {item_id: encode(value) for item_id, value in plain(ids).items()}
+
+    return _bundled(bundles, kind) if bundles else fetch
 
 
 def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry]:
     """Movies (with details where the source has them) by id; unknown ids are absent.
 
-    Tier 1 first; then one MGET for the rest and one source call for what
-    Redis lacks. With ``local_only``, only tier 1's part. Used by the movie dataloader.
+    Used by the movie dataloader. When TMDb is down and some movies have no
+    stale copy, our stored copies answer, uncached, so the real answer
+    replaces them once TMDb is back.
     """
+    return _read_kind("movie", ids, local_only, "lookup", "fallback_lookup")
+
+
+def credits(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieCredits]:
+    """Cast and crew of movies by id (the credits dataloader); from TMDb's details call."""
+    return _read_kind("credits", ids, local_only, "credits", "fallback_credits")
+
+
+def people(ids: Sequence[int], local_only: bool = False) -> dict[int, PersonEntry]:
+    """People (with details where the source has them) by id; unknown ids are absent."""
+    return _read_kind("person", ids, local_only, "people", "fallback_people")
+
+
+def person_credits(ids: Sequence[int], local_only: bool = False) -> dict[int, PersonCredits]:
+    """The films of people by id, newest first; from TMDb's person call."""
+    return _read_kind("person-credits", ids, local_only, "person_credits", "fallback_person_credits")
+
+
+def search_people(query: str, page: int, local_only: bool = False) -> PersonPageRecord | None:
+    """People whose name matches ``query``, best first (cached as searches are)."""
     source = get_source()
-    keys = _movie_keys(source, ids)
-    result: dict[int, MovieEntry] = {}
-    for movie_id, key in keys.items():
-        entry = _local_get(key)
-        if entry is not None:
-            result[movie_id] = entry
-    metrics.cache_hit("movie", len(result))
-    missing = {movie_id: key for movie_id, key in keys.items() if movie_id not in result}
-    if local_only or not missing:
-        return result
-
-    try:
-        fetched = cache_policy.get_many_or_compute("movie", missing, _fetcher(source))
-    except UpstreamUnavailable:
-        # TMDb is down and some movies have no stale copy: our stored copies answer,
-        # uncached, so the real answer replaces them once TMDb is back.
-        fallback = getattr(source, "fallback_lookup", None)
-        stored = fallback(list(missing)) if fallback else {}
-        if len(stored) < len(missing):
-            raise  # a movie we hold no copy of: only TMDb could say whether it exists
-        return {**result, **stored}
-    for movie_id, data in fetched.items():
-        entry = _entry_from_dict(data)
-        _local_set(missing[movie_id], entry)
-        result[movie_id] = entry
-    return result
-
-
-def _movie_keys(source: CatalogSource, ids: Sequence[int]) -> dict[int, str]:
-    return {
-        movie_id: cache_policy.cache_key(source.name, "movie", movie_id, locale())
-        for movie_id in dict.fromkeys(ids)
-    }
-
-
-def _fetcher(source: CatalogSource) -> Callable[[list[int]], dict[int, dict[str, Any]]]:
-    def fetch(ids_to_fetch: list[int]) -> dict[int, dict[str, Any]]:
-        return {movie_id: _entry_to_dict(entry) for movie_id, entry in source.lookup(ids_to_fetch).items()}
-
-    return fetch
+    key = cache_policy.cache_key(source.name, "people-search", query.casefold(), page, locale())
+    return _read(
+        "people-search",
+        key,
+        lambda: source.search_people(query, page).to_dict(),
+        PersonPageRecord.from_dict,
+        local_only,
+    )
 
 
 # --- refresh-ahead: recompute what is about to expire, so users never meet it cold ------------
@@ -276,13 +413,14 @@ def refresh_movies(ids: Sequence[int], ahead: float) -> int:
     """Recomputes the details of the movies whose entries expire within ``ahead`` seconds (or are
     missing; with the file cache only missing ones); returns how many were due."""
     source = get_source()
+    keys = {movie_id: cache_policy.cache_key(source.name, "movie", movie_id, locale()) for movie_id in ids}
     due = {
         movie_id: key
-        for movie_id, key in _movie_keys(source, ids).items()
+        for movie_id, key in keys.items()
         if cache_policy.expires_within(key, ahead, assume=False)
     }
     if due:
-        cache_policy.refresh_many("movie", due, _fetcher(source))
+        cache_policy.refresh_many("movie", due, _kind_fetch("movie", "lookup"))
     return len(due)
 
 

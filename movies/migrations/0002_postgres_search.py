@@ -5,6 +5,8 @@ Other databases (SQLite, the embedded default) skip this migration's work.
 
 from django.db import migrations
 
+from movies.migrations._postgres import on_postgres
+
 FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
     "CREATE INDEX IF NOT EXISTS movie_title_trgm_idx ON movies_movie USING gin (title gin_trgm_ops)",
@@ -15,17 +17,7 @@ FORWARD = [
 BACKWARD = ["DROP INDEX IF EXISTS movie_search_idx", "DROP INDEX IF EXISTS movie_title_trgm_idx"]
 
 
-def _run(statements: list[str]):
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        for statement in statements:
-            schema_editor.execute(statement)
-
-    return run
-
-
 class Migration(migrations.Migration):
     dependencies = [("movies", "0001_initial")]
 
-    operations = [migrations.RunPython(_run(FORWARD), _run(BACKWARD))]
+    operations = [on_postgres(FORWARD, BACKWARD)]

@@ -6,8 +6,8 @@ Hybrid scoring over the local catalog (the candidate pool):
   ratings and watchlists (``movies.recommender.training``), published as
   versions every server shares (``publishing``) and reloaded without a
   restart within a minute of a new one;
-- content: TF-IDF over genres, keywords, language and decade, for cold start
-  and for movies nobody has interacted with yet;
+- content: TF-IDF over genres, keywords, language, decade, directors and
+  top-billed cast, for cold start and for movies nobody has interacted with yet;
 - the viewer's preferences: disliked genres, languages, year range, minimum
   rating and adult content are hard filters; liked genres boost;
 - priors: popularity, a vote-count-damped rating, and our users' activity
@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 from django.apps import apps
 from django.core.cache import cache
-from django.db.models import Count, DecimalField, F, Max, Value
+from django.db.models import Count, DecimalField, F, Max, Q, Value
 
 from movies import metrics
 from movies.catalog import cache_policy
 from movies.catalog.activity import recent_interactions
-from movies.models import LIST_COLUMNS, Genre, Movie
+from movies.models import LIST_COLUMNS, Credit, Genre, Movie
 from movies.recommender import publishing
-from movies.recommender.content import ContentItem, ContentModel
+from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
 
@@ -86,6 +86,34 @@ class Recommended:
     reasons: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """The people the content model knows of each film: directors, top-billed cast, and their names."""
+
+    directors: dict[int, list[int]]
+    cast: dict[int, list[int]]
+    names: dict[int, str]
+
+    @classmethod
+    def from_database(cls) -> Credits:
+        directors: dict[int, list[int]] = {}
+        cast: dict[int, list[int]] = {}
+        names: dict[int, str] = {}
+        rows = (
+            Credit.objects.filter(
+                Q(kind=Credit.CREW, job="Director") | Q(kind=Credit.CAST, order__lt=TOP_CAST)
+            )
+            .order_by("movie_id", "kind", "order", "id")
+            .values_list("movie_id", "kind", "person_id", "person__name")
+        )
+        for movie_id, kind, person_id, name in rows:
+            people = (cast if kind == Credit.CAST else directors).setdefault(movie_id, [])
+            if person_id not in people:
+                people.append(person_id)
+            names[person_id] = name
+        return cls(directors, cast, names)
+
+
 class CatalogIndex:
     """The candidate pool as arrays, aligned row for row with its content model."""
 
@@ -94,7 +122,9 @@ class CatalogIndex:
         rows: list[dict[str, Any]],
         genre_names: dict[int, str],
         records: list[MovieRecord] | None = None,
+        credits: Credits | None = None,
     ) -> None:
+        credits = credits or Credits({}, {}, {})
         self.ids = np.array([row["id"] for row in rows], dtype=np.int64)
         # Each row's movie as the API shows it: a recommendation needs no catalog query.
         self.records = records or [
@@ -104,6 +134,9 @@ class CatalogIndex:
         self.titles = [row["title"] for row in rows]
         self.genres = [frozenset(row["genre_ids"] or ()) for row in rows]
         self.genre_names = genre_names
+        self.directors = [credits.directors.get(row["id"], []) for row in rows]
+        self.cast = [credits.cast.get(row["id"], []) for row in rows]
+        self.person_names = credits.names
         self.language = np.array([row["original_language"] or "" for row in rows])
         self.year = np.array([row["release_date"].year if row["release_date"] else 0 for row in rows])
         self.vote_average = np.array([row["vote_average"] or 0.0 for row in rows], dtype=np.float32)
@@ -121,8 +154,10 @@ class CatalogIndex:
                     keywords=list(row["keywords"] or ()),
                     language=row["original_language"] or None,
                     year=row["release_date"].year if row["release_date"] else None,
+                    directors=self.directors[position],
+                    cast=self.cast[position],
                 )
-                for row in rows
+                for position, row in enumerate(rows)
             ],
             min_df=2,
         )
@@ -138,7 +173,10 @@ class CatalogIndex:
             for movie in movies
         ]
         return cls(
-            rows, dict(Genre.objects.values_list("id", "name")), [movie.to_record() for movie in movies]
+            rows,
+            dict(Genre.objects.values_list("id", "name")),
+            [movie.to_record() for movie in movies],
+            Credits.from_database(),
         )
 
 
@@ -352,13 +390,21 @@ class Recommender:
 
     @staticmethod
     def _similar_to(index: CatalogIndex, picked: list[int], positives: list[Interaction]) -> dict[int, str]:
-        """Picked row -> the title of the user's film most like it in content (one sparse product)."""
+        """Picked row -> its content reason: a director or actor it shares with films the user
+        liked, else the user's film most like it (one sparse product for all picks)."""
         if not positives or not picked:
             return {}
         rows = [index.row_of[i.movie_id] for i in positives]
         sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[picked].T).toarray())
         best = sims.argmax(axis=0)
-        return {row: index.titles[rows[int(best[k])]] for k, row in enumerate(picked) if sims[best[k], k] > 0}
+        reasons: dict[int, str] = {}
+        for k, row in enumerate(picked):
+            people = Recommender._people_reason(index, row, positives)
+            if people:
+                reasons[row] = people
+            elif sims[best[k], k] > 0:
+                reasons[row] = f"Similar to {index.titles[rows[int(best[k])]]}"
+        return reasons
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
         """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
@@ -450,13 +496,35 @@ class Recommender:
         return tuple(reasons) or ("Popular right now",)
 
     @staticmethod
+    def _people_reason(index: CatalogIndex, row: int, positives: list[Interaction]) -> str | None:
+        """'Directed by X, whose films you liked' (or a shared actor), only when that is true."""
+        liked = [index.row_of[i.movie_id] for i in positives]
+        wordings = (
+            (
+                index.directors,
+                "Directed by {name}, whose films you liked",
+                "Directed by {name}, who directed {title}",
+            ),
+            (index.cast, "Starring {name}, from films you liked", "Starring {name}, who is in {title}"),
+        )
+        for people, several, one in wordings:
+            for person_id in people[row]:
+                films = [other for other in liked if person_id in people[other]]
+                if films:
+                    name = index.person_names[person_id]
+                    return (several if len(films) > 1 else one).format(
+                        name=name, title=index.titles[films[0]]
+                    )
+        return None
+
+    @staticmethod
     def _reason_text(
         index: CatalogIndex, name: str, row: int, sources: dict[str, dict[int, str]], liked: set[int]
     ) -> str | None:
         if name == "collab" and row in sources["collab"]:
             return f"Because you liked {sources['collab'][row]}"
         if name == "content" and row in sources["content"]:
-            return f"Similar to {sources['content'][row]}"
+            return sources["content"][row]
         matching = sorted(index.genre_names.get(g, "") for g in index.genres[row] & liked)
         if name == "genre" and matching:
             return f"Matches your favorite genre: {matching[0]}"

@@ -9,16 +9,33 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Max, Q, QuerySet
+from django.db.models import Count, F, FloatField, Max, Q, QuerySet
+from django.db.models.functions import Cast, Coalesce, Ln
 from django.utils import timezone
 
+from movies.catalog import fuzzy
 from movies.catalog.activity import active_movies, recent_interactions
-from movies.catalog.sources.base import MovieEntry
-from movies.models import LIST_COLUMNS, Genre, Movie
-from movies.records import MAX_PAGE, PAGE_SIZE, DiscoverQuery, GenreRecord, ListKind, MovieRecord, PageRecord
+from movies.catalog.sources.base import MovieEntry, PersonEntry
+from movies.models import LIST_COLUMNS, Credit, Genre, Movie, Person
+from movies.records import (
+    MAX_PAGE,
+    PAGE_SIZE,
+    DiscoverQuery,
+    GenreRecord,
+    ListKind,
+    MovieCredits,
+    MovieRecord,
+    PageRecord,
+    PersonCastRecord,
+    PersonCredits,
+    PersonCrewRecord,
+    PersonPageRecord,
+    newest_first,
+)
 
 SORTS = {
     "popularity_desc": (F("popularity").desc(nulls_last=True), "id"),
@@ -71,6 +88,63 @@ def page_of_ids(ordered_ids: Sequence[int], page: int) -> PageRecord:
     )
 
 
+def _page_bounds(total: int, page: int) -> tuple[int, int, int]:
+    """(first index, last index + 1, total pages) of a TMDb-style page."""
+    start = (page - 1) * PAGE_SIZE
+    return start, start + PAGE_SIZE, min(math.ceil(total / PAGE_SIZE), MAX_PAGE)
+
+
+def _movie_titles() -> fuzzy.NameIndex:
+    rows = list(Movie.objects.values_list("id", "title", "original_title", "popularity"))
+    prior = fuzzy.prior_of([popularity for *_, popularity in rows])
+    entries = [(movie_id, title, float(prior[i])) for i, (movie_id, title, _, _) in enumerate(rows)]
+    entries += [
+        (movie_id, original, float(prior[i]))
+        for i, (movie_id, title, original, _) in enumerate(rows)
+        if original and original != title
+    ]
+    return fuzzy.NameIndex.build(entries)
+
+
+def _people_names() -> fuzzy.NameIndex:
+    rows = list(Person.objects.values_list("id", "name", "credit_count"))
+    prior = fuzzy.prior_of([count for *_, count in rows])
+    return fuzzy.NameIndex.build(
+        [(person_id, name, float(prior[i])) for i, (person_id, name, _) in enumerate(rows)],
+        fuzzy.NAME_WEIGHTS,
+    )
+
+
+def _stamp(model: type[Movie] | type[Person]) -> object:
+    return tuple(model.objects.aggregate(n=Count("id"), newest=Max("id")).values())
+
+
+MOVIE_TITLES = fuzzy.KeptIndex(
+    lambda: (_stamp(Movie), Movie.objects.aggregate(edited=Max("updated_at"))["edited"]), _movie_titles
+)
+PEOPLE_NAMES = fuzzy.KeptIndex(
+    lambda: (_stamp(Person), Person.objects.aggregate(credits=Max("credit_count"))["credits"]), _people_names
+)
+
+
+# What a popularity prior (0..1 on a log scale) adds to PostgreSQL's text scores:
+# enough that, among titles the trigrams cannot tell apart ("dark nite" is
+# "dark" and no trigram of "knight"), the film people look for comes first.
+DATABASE_PRIOR_WEIGHT = 0.5
+
+
+def _log_prior(model: type[Movie] | type[Person], field: str) -> Any:
+    """``ln(1 + field) / ln(1 + max)``: 0..1, as ``fuzzy.prior_of`` computes it in memory."""
+    top = model.objects.aggregate(top=Max(field))["top"] or 0
+    value = Coalesce(Cast(field, FloatField()), 0.0)
+    return Ln(value + 1.0) / max(math.log1p(top), 1e-9)
+
+
+def uses_database_search() -> bool:
+    """PostgreSQL's full-text and trigram search, unless ``CATALOG_SEARCH`` asks for the in-memory one."""
+    return connection.vendor == "postgresql" and settings.CATALOG_SEARCH != "fuzzy"
+
+
 class LocalCatalogSource:
     """Catalog reads from the Movie and Genre tables.
 
@@ -79,6 +153,8 @@ class LocalCatalogSource:
     """
 
     name = "local"
+    # The bundled catalog is English; so are the films TMDb mode stores here.
+    localized = False
 
     def __init__(self, similar_ids: SimilarIds | None = None) -> None:
         self.similar_ids = similar_ids
@@ -149,20 +225,25 @@ class LocalCatalogSource:
         movies = Movie.objects.filter(adult=False)
         if year is not None:
             movies = movies.filter(release_date__year=year)
-        if connection.vendor == "postgresql":
+        if uses_database_search():
             return paginate(self._ranked_search(movies, query), page)
-        words = query.split()
-        for word in words:
-            movies = movies.filter(Q(title__icontains=word) | Q(original_title__icontains=word))
-        return paginate(movies.order_by(*SORTS["popularity_desc"]), page)
+        matches = MOVIE_TITLES.get().search(query)
+        allowed = set(movies.filter(id__in=matches).values_list("id", flat=True)) if matches else set()
+        return page_of_ids([movie_id for movie_id in matches if movie_id in allowed], page)
 
     @staticmethod
     def _ranked_search(movies: QuerySet[Movie], query: str) -> QuerySet[Movie]:
-        """Full-text rank plus trigram word similarity, so typos still find the film."""
+        """Full-text rank plus trigram similarity, so typos still find the film.
+
+        Word similarity finds the query inside a title; whole-title similarity
+        then puts the title with nothing more than the query first (The Dark
+        Knight before The Dark Knight Rises).
+        """
         from django.contrib.postgres.search import (
             SearchQuery,
             SearchRank,
             SearchVector,
+            TrigramSimilarity,
             TrigramWordSimilarity,
         )
 
@@ -173,11 +254,107 @@ class LocalCatalogSource:
         return (
             movies.annotate(
                 rank=SearchRank(vector, text),
-                similarity=TrigramWordSimilarity(query, "title"),
+                word_similarity=TrigramWordSimilarity(query, "title"),
+                similarity=TrigramSimilarity("title", query),
+                prior=_log_prior(Movie, "popularity"),
             )
-            .filter(Q(rank__gte=0.05) | Q(similarity__gte=0.4))
-            .order_by((F("rank") + F("similarity") * 2).desc(), F("popularity").desc(nulls_last=True), "id")
+            .filter(Q(rank__gte=0.05) | Q(word_similarity__gte=0.4))
+            .order_by(
+                (
+                    F("rank")
+                    + F("word_similarity") * 2
+                    + F("similarity")
+                    + F("prior") * DATABASE_PRIOR_WEIGHT
+                ).desc(),
+                "id",
+            )
         )
+
+    def search_people(self, query: str, page: int) -> PersonPageRecord:
+        if uses_database_search():
+            from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
+
+            ranked = (
+                Person.objects.annotate(
+                    word_similarity=TrigramWordSimilarity(query, "name"),
+                    similarity=TrigramSimilarity("name", query),
+                    prior=_log_prior(Person, "credit_count"),
+                )
+                .filter(word_similarity__gte=0.5)
+                .order_by(
+                    (
+                        F("word_similarity") * 2 + F("similarity") * 0.5 + F("prior") * DATABASE_PRIOR_WEIGHT
+                    ).desc(),
+                    "id",
+                )
+            )
+            total = ranked.count()
+            start, end, pages = _page_bounds(total, page)
+            rows = list(ranked[start:end]) if start < total else []
+        else:
+            ids = PEOPLE_NAMES.get().search(query)
+            total = len(ids)
+            start, end, pages = _page_bounds(total, page)
+            found = Person.objects.in_bulk(ids[start:end]) if start < total else {}
+            rows = [found[person_id] for person_id in ids[start:end] if person_id in found]
+        return PersonPageRecord(
+            page=page, total_pages=pages, total_results=total, results=tuple(row.to_record() for row in rows)
+        )
+
+    def credits(self, ids: Sequence[int]) -> dict[int, MovieCredits]:
+        """One query for every movie's cast and crew (people joined in)."""
+        cast: dict[int, list[Credit]] = {movie_id: [] for movie_id in ids}
+        crew: dict[int, list[Credit]] = {movie_id: [] for movie_id in ids}
+        rows = (
+            Credit.objects.filter(movie_id__in=list(ids))
+            .select_related("person")
+            .order_by("movie_id", "kind", "order", "id")
+        )
+        for row in rows:
+            (cast if row.kind == Credit.CAST else crew)[row.movie_id].append(row)
+        return {
+            movie_id: MovieCredits(
+                cast=tuple(row.to_cast() for row in cast[movie_id]),
+                crew=tuple(row.to_crew() for row in crew[movie_id]),
+            )
+            for movie_id in ids
+        }
+
+    def fallback_credits(self, ids: Sequence[int]) -> dict[int, MovieCredits]:
+        """Our stored credits, for a source that cannot answer; movies without any are left out."""
+        return {movie_id: found for movie_id, found in self.credits(ids).items() if found.cast or found.crew}
+
+    def people(self, ids: Sequence[int]) -> dict[int, PersonEntry]:
+        return {
+            person.id: (person.to_record(), person.to_details())
+            for person in Person.objects.filter(id__in=ids)
+        }
+
+    def person_credits(self, ids: Sequence[int]) -> dict[int, PersonCredits]:
+        """One query for the films of every person (the movies' list columns joined in)."""
+        cast: dict[int, list[PersonCastRecord]] = {}
+        crew: dict[int, list[PersonCrewRecord]] = {}
+        rows = (
+            Credit.objects.filter(person_id__in=list(ids))
+            .select_related("movie")
+            .only(
+                "person_id", "kind", "character", "job", "department", *(f"movie__{c}" for c in LIST_COLUMNS)
+            )
+        )
+        for row in rows:
+            movie = row.movie.to_record()
+            if row.kind == Credit.CAST:
+                cast.setdefault(row.person_id, []).append(PersonCastRecord(movie, row.character or None))
+            else:
+                crew.setdefault(row.person_id, []).append(PersonCrewRecord(movie, row.job, row.department))
+        # Every id gets an answer (no films: empty lists), as ``credits`` does for movies.
+        return {
+            person_id: PersonCredits(
+                cast=tuple(sorted(cast.get(person_id, ()), key=lambda c: newest_first(c.movie))),
+                crew=tuple(sorted(crew.get(person_id, ()), key=lambda c: newest_first(c.movie))),
+            )
+            for person_id in ids
+        }
 
     def discover(self, query: DiscoverQuery, page: int) -> PageRecord:
         movies = Movie.objects.all()
@@ -197,6 +374,16 @@ class LocalCatalogSource:
             movies = movies.filter(vote_count__gte=query.min_vote_count)
         if query.language:
             movies = movies.filter(original_language=query.language)
+        if query.people_ids:
+            # One IN over the credits, grouped: films where every one of the people has a credit.
+            with_all = (
+                Credit.objects.filter(person_id__in=query.people_ids)
+                .values("movie_id")
+                .annotate(people=Count("person_id", distinct=True))
+                .filter(people=len(set(query.people_ids)))
+                .values("movie_id")
+            )
+            movies = movies.filter(id__in=with_all)
         return paginate(movies.order_by(*SORTS[query.sort]), page)
 
     def similar(self, movie_id: int, limit: int) -> list[MovieRecord]:

@@ -16,10 +16,21 @@ from django.db import DatabaseError
 
 from backend.celery import enqueue
 from movies import metrics
-from movies.catalog.sources.base import MovieEntry
+from movies.catalog import locale
+from movies.catalog.sources.base import MovieEntry, PersonEntry
 from movies.catalog.sources.local import LocalCatalogSource
 from movies.catalog.store import upsert_genres, upsert_movies
-from movies.records import DiscoverQuery, GenreRecord, ListKind, MovieDetails, MovieRecord, PageRecord
+from movies.records import (
+    DiscoverQuery,
+    GenreRecord,
+    ListKind,
+    MovieCredits,
+    MovieDetails,
+    MovieRecord,
+    PageRecord,
+    PersonCredits,
+    PersonPageRecord,
+)
 from movies.tmdb import TmdbClient, TmdbPartialFailure
 
 logger = logging.getLogger(__name__)
@@ -70,6 +81,7 @@ class TmdbSource:
     """Catalog reads from live TMDb."""
 
     name = "tmdb"
+    localized = True
 
     def __init__(self, client: TmdbClient) -> None:
         self.client = client
@@ -77,7 +89,7 @@ class TmdbSource:
 
     @classmethod
     def from_settings(cls) -> TmdbSource:
-        return cls(TmdbClient.from_settings(on_request=metrics.upstream_request))
+        return cls(TmdbClient.from_settings(on_request=metrics.upstream_request, language_of=locale.language))
 
     def genres(self) -> list[GenreRecord]:
         genres = self.client.genres()
@@ -92,15 +104,52 @@ class TmdbSource:
         return _keep_page(self.client.movie_list(kind, page))
 
     def lookup(self, ids: Sequence[int]) -> dict[int, MovieEntry]:
+        return {movie_id: entry for movie_id, (entry, _) in self.movie_bundles(ids).items()}
+
+    def movie_bundles(self, ids: Sequence[int]) -> dict[int, tuple[MovieEntry, MovieCredits]]:
+        """Movies with details and credits: TMDb sends both in the one details call."""
         try:
-            found: dict[int, MovieEntry] = dict(self.client.movies_many(ids))
+            found = self.client.movies_many(ids)
         except TmdbPartialFailure as failure:
             # Keep what did arrive; the cache layer then tries stale copies, and
             # ``fallback_lookup`` after that.
-            _keep(list(failure.results.values()))
+            _keep([(record, details) for record, details, _ in failure.results.values()])
             raise
-        _keep(list(found.values()))
-        return found
+        _keep([(record, details) for record, details, _ in found.values()])
+        return {
+            movie_id: ((record, details), credits) for movie_id, (record, details, credits) in found.items()
+        }
+
+    def credits(self, ids: Sequence[int]) -> dict[int, MovieCredits]:
+        return {movie_id: credits for movie_id, (_, credits) in self.movie_bundles(ids).items()}
+
+    def fallback_credits(self, ids: Sequence[int]) -> dict[int, MovieCredits]:
+        """Our stored credits (the bundled catalog's), for when TMDb cannot answer."""
+        return self.local.fallback_credits(ids)
+
+    def person_bundles(self, ids: Sequence[int]) -> dict[int, tuple[PersonEntry, PersonCredits]]:
+        """People with details and their films, from one ``/person/{id}`` call each."""
+        return {
+            person_id: ((record, details), credits)
+            for person_id, (record, details, credits) in self.client.people_many(ids).items()
+        }
+
+    def people(self, ids: Sequence[int]) -> dict[int, PersonEntry]:
+        return {person_id: entry for person_id, (entry, _) in self.person_bundles(ids).items()}
+
+    def fallback_people(self, ids: Sequence[int]) -> dict[int, PersonEntry]:
+        """Our stored people (the bundled catalog's), for when TMDb cannot answer."""
+        return self.local.people(ids)
+
+    def fallback_person_credits(self, ids: Sequence[int]) -> dict[int, PersonCredits]:
+        """The films we store of the people we store, for when TMDb cannot answer."""
+        return self.local.person_credits(list(self.local.people(ids)))
+
+    def person_credits(self, ids: Sequence[int]) -> dict[int, PersonCredits]:
+        return {person_id: credits for person_id, (_, credits) in self.person_bundles(ids).items()}
+
+    def search_people(self, query: str, page: int) -> PersonPageRecord:
+        return self.client.search_people(query, page)
 
     def fallback_lookup(self, ids: Sequence[int]) -> dict[int, MovieEntry]:
         """Our stored copies, for when TMDb cannot answer (never cached as fresh)."""

@@ -43,6 +43,11 @@ class Command(BaseCommand):
             "--neighbors", type=int, default=DEFAULT_NEIGHBORS, help="top-N neighbours per item"
         )
         parser.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bar")
+        parser.add_argument(
+            "--no-credits",
+            action="store_true",
+            help="ml-latest-small: leave directors and top-billed cast out of the content model",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         def log(message: str) -> None:
@@ -60,7 +65,9 @@ class Command(BaseCommand):
             if options["dataset"] == "ml-100k":
                 report = evaluate_ml100k(options["path"], **common)
             else:
-                report = evaluate_ml_latest_small(options["path"], options["tmdb_csv"], **common)
+                report = evaluate_ml_latest_small(
+                    options["path"], options["tmdb_csv"], with_credits=not options["no_credits"], **common
+                )
         except FileNotFoundError as exc:
             missing = exc.filename or str(exc)
             raise CommandError(

@@ -157,9 +157,29 @@ def _json_names(value: str) -> list[str]:
         return []
 
 
-def load_tmdb_content(csv_path: str | os.PathLike[str]) -> list[ContentItem]:
-    """Content fields of the TMDb 5000 export (genres/keywords are JSON arrays of {id, name})."""
+CREDITS_CSV = "tmdb_credits_3000.csv"
+
+
+def load_tmdb_credits(csv_path: str | os.PathLike[str]) -> dict[int, tuple[list[int], list[int]]]:
+    """Directors and cast (billing order) by movie id, from the credits CSV beside the movies CSV."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    credits: dict[int, tuple[list[int], list[int]]] = {}
+    with Path(csv_path).open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            cast = sorted(json.loads(row["cast"] or "[]"), key=lambda c: c["order"])
+            directors = [c["id"] for c in json.loads(row["crew"] or "[]") if c["job"] == "Director"]
+            credits[int(row["movie_id"])] = (list(dict.fromkeys(directors)), [c["id"] for c in cast])
+    return credits
+
+
+def load_tmdb_content(csv_path: str | os.PathLike[str], with_credits: bool = True) -> list[ContentItem]:
+    """Content fields of the TMDb 5000 export (genres/keywords are JSON arrays of {id, name}).
+
+    With ``with_credits`` (and the credits CSV beside it), directors and top-billed cast too.
+    """
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # overviews and keyword lists are long
+    credits_path = Path(csv_path).with_name(CREDITS_CSV)
+    credits = load_tmdb_credits(credits_path) if with_credits and credits_path.exists() else {}
     items: list[ContentItem] = []
     with Path(csv_path).open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -172,6 +192,8 @@ def load_tmdb_content(csv_path: str | os.PathLike[str]) -> list[ContentItem]:
                     keywords=_json_names(row.get("keywords", "")),
                     language=row.get("original_language") or None,
                     year=year,
+                    directors=credits.get(int(row["id"]), ([], []))[0],
+                    cast=credits.get(int(row["id"]), ([], []))[1],
                 )
             )
     return items
@@ -583,7 +605,7 @@ def evaluate_ml100k(path: str | os.PathLike[str] | None = None, **kwargs: Any) -
 
 
 def load_ml_latest_small_tmdb(
-    path: str | os.PathLike[str], tmdb_csv: str | os.PathLike[str]
+    path: str | os.PathLike[str], tmdb_csv: str | os.PathLike[str], with_credits: bool = True
 ) -> tuple[Ratings, list[ContentItem]]:
     """ml-latest-small ratings re-keyed to TMDb ids, restricted to movies of the TMDb catalogue.
 
@@ -592,7 +614,7 @@ def load_ml_latest_small_tmdb(
     """
     ratings = load_ml_latest_small(path)
     links = load_links(path)
-    content = load_tmdb_content(tmdb_csv)
+    content = load_tmdb_content(tmdb_csv, with_credits)
     catalog = {c.id for c in content}
     tmdb = np.array([links.get(int(m), -1) for m in ratings.items.tolist()], np.int64)
     keep = np.isin(tmdb, np.fromiter(catalog, np.int64))
@@ -618,6 +640,7 @@ def evaluate_ml_latest_small(
     cold_max_history: int = 5,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    with_credits: bool = True,
 ) -> EvaluationReport:
     """Collaborative table plus a hybrid study with a simulated cold-start slice.
 
@@ -631,7 +654,7 @@ def evaluate_ml_latest_small(
     base = shared_data_dir()
     path = Path(path) if path else base / "movielens" / "ml-latest-small"
     tmdb_csv = Path(tmdb_csv) if tmdb_csv else base / "tmdb" / "tmdb_movies_3000.csv"
-    ratings, content_items = load_ml_latest_small_tmdb(path, tmdb_csv)
+    ratings, content_items = load_ml_latest_small_tmdb(path, tmdb_csv, with_credits)
     item_ids = np.unique(ratings.items)
 
     train_rows, test_rows = stratified_split(ratings.users, ratings.items, 0.75, seed)

@@ -12,7 +12,7 @@ def count_existing_interactions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("movies", "0002_postgres_search"),
+        ("movies", "0004_postgres_people_search"),
         ("accounts", "0002_user_token_version"),
     ]
 

@@ -1,0 +1,412 @@
+"""The /graphql endpoint over real HTTP semantics: GraphQL over HTTP, persisted queries, caching headers, CORS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.test import AsyncRequestFactory, Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from schema import persisted_queries
+from tests.conftest import GraphQL, clear_caches
+
+pytestmark = pytest.mark.django_db
+ROOT = Path(__file__).resolve().parent.parent
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+HOME = "{ trendingMovies { results { id title } } popularMovies { results { id } } }"
+GENRES = "{ genres { id name } }"
+
+
+@pytest.fixture(autouse=True)
+def _local(local_catalog: None) -> None:
+    """The catalog is the bundled one; each test starts with no persisted query in memory."""
+    persisted_queries.forget_local()
+
+
+def post(client: Client, body: Any, accept: str = "application/json", **headers: str) -> Any:
+    data = body if isinstance(body, bytes | str) else json.dumps(body)
+    return client.post(
+        "/graphql", data=data, content_type="application/json", headers={"Accept": accept, **headers}
+    )
+
+
+def get(client: Client, params: dict[str, Any], accept: str = "application/json", **headers: str) -> Any:
+    encoded = {name: value if isinstance(value, str) else json.dumps(value) for name, value in params.items()}
+    return client.get("/graphql", encoded, headers={"Accept": accept, **headers})
+
+
+def errors_of(response: Any) -> list[tuple[str, str]]:
+    body = json.loads(response.content)
+    return [(error["message"], error["extensions"]["code"]) for error in body["errors"]]
+
+
+def sha256(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+def persisted(query: str) -> dict[str, Any]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+
+
+# --- GraphQL over HTTP ---------------------------------------------------------------------------
+
+
+def test_graphql_response_json_is_served_to_clients_that_accept_it(client: Client) -> None:
+    accept = f"{GRAPHQL_RESPONSE}, application/json;q=0.9"
+    ok = post(client, {"query": GENRES}, accept=accept)
+    assert ok.status_code == 200
+    assert ok["Content-Type"] == GRAPHQL_RESPONSE
+    assert json.loads(ok.content)["data"]["genres"]
+    # A document that does not parse or validate is a request error: 4xx, and no `data` entry.
+    for bad in ("{ genres { id ", "{ genres { nope } }", "query($x: Int!) { movie(id: $x) { id } }"):
+        response = post(client, {"query": bad}, accept=accept)
+        assert response.status_code == 400, bad
+        body = json.loads(response.content)
+        assert "data" not in body
+        assert [error["extensions"]["code"] for error in body["errors"]] == ["BAD_USER_INPUT"]
+    # A field error is not: the data is there (null where the field failed).
+    partial = post(
+        client, {"query": "{ genres { id } movie(id: 155) { similar(limit: 0) { id } } }"}, accept=accept
+    )
+    assert partial.status_code == 200
+    assert json.loads(partial.content)["data"]["genres"]
+
+
+def test_application_json_keeps_200_for_every_well_formed_request(client: Client) -> None:
+    for accept in ("application/json", "*/*", ""):
+        response = post(client, {"query": "{ genres { nope } }"}, accept=accept)
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json"
+        body = json.loads(response.content)
+        assert "data" not in body
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'"abc"', 400),
+        (b"null", 400),
+        (b"42", 400),
+        (b"[" * 100_000 + b"]" * 100_000, 400),
+        (b"{not json", 400),
+        (b"\xff\xfe", 400),
+        (b'[{"query": "{ __typename }"}]', 400),
+        (b"{}", 400),
+        (b'{"query": 5}', 400),
+        (b'{"query": "{ __typename }", "variables": "x"}', 400),
+        (b'{"query": "{ __typename }", "extensions": []}', 400),
+        (b'{"query": "{ __typename }", "operationName": 1}', 400),
+        (b'{"query": "query A { __typename }", "operationName": "B"}', 400),
+    ],
+)
+def test_request_errors_are_coded_json_bodies(client: Client, body: bytes, status: int) -> None:
+    for accept in ("application/json", GRAPHQL_RESPONSE):
+        response = post(client, body, accept=accept)
+        assert response.status_code == status
+        assert response["Content-Type"] == accept
+        parsed = json.loads(response.content)
+        assert "data" not in parsed
+        [error] = parsed["errors"]
+        assert error["message"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+def test_wrong_content_type_method_and_size_are_coded_json_too(client: Client, settings: Any) -> None:
+    text = client.post("/graphql", data="{ __typename }", content_type="text/plain")
+    assert text.status_code == 415
+    assert errors_of(text)[0][1] == "BAD_USER_INPUT"
+    for method in (client.put, client.delete, client.patch):
+        response = method("/graphql")
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, POST"
+        assert errors_of(response)[0][1] == "BAD_USER_INPUT"
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = post(client, {"query": "{ __typename }", "variables": {"x": "y" * 2000}})
+    assert big.status_code == 413
+    assert errors_of(big)[0][1] == "BAD_USER_INPUT"
+
+
+def test_a_mutation_over_get_is_405_with_allow_post(client: Client) -> None:
+    mutation = 'mutation { revokeToken(refreshToken: "x") }'
+    for accept in ("application/json", GRAPHQL_RESPONSE):
+        response = get(client, {"query": mutation}, accept=accept)
+        assert response.status_code == 405
+        assert response["Allow"] == "POST"
+        assert errors_of(response) == [("Mutations are sent with POST.", "BAD_USER_INPUT")]
+    assert get(client, {"query": GENRES}).status_code == 200
+
+
+def test_rate_limited_answers_carry_retry_after(client: Client, gql: GraphQL, settings: Any) -> None:
+    settings.LOGIN_RATE_LIMIT = "1/m"
+    login = 'mutation { tokenAuth(username: "nobody", password: "wrong-password-1") { token } }'
+    with time_machine.travel(timezone.now().replace(second=5), tick=False):
+        first = post(client, {"query": login})
+        assert "Retry-After" not in first
+        limited = post(client, {"query": login})
+    [error] = json.loads(limited.content)["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert limited["Retry-After"] == str(error["extensions"]["retryAfter"])
+    assert 1 <= int(limited["Retry-After"]) <= 60
+
+
+def test_unexpected_failures_in_the_view_are_coded_json(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schema import operations
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(operations, "describe", broken)
+    response = post(client, {"query": GENRES})
+    assert response.status_code == 500
+    assert errors_of(response) == [("Internal server error.", "INTERNAL_SERVER_ERROR")]
+    assert b"a bug" not in response.content
+
+
+# --- Automatic persisted queries ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("send", [post, get])
+def test_persisted_query_full_round(client: Client, send: Any) -> None:
+    """Hash only -> PersistedQueryNotFound -> hash and query -> hash only works (Apollo's link)."""
+    hash_only = {"extensions": persisted(GENRES)}
+    missing = send(client, hash_only)
+    assert missing.status_code == 200
+    assert errors_of(missing) == [("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")]
+    assert missing["Cache-Control"] == "private, no-store"
+    registered = post(client, {"query": GENRES, **hash_only})
+    genres = json.loads(registered.content)["data"]["genres"]
+    assert genres
+    assert json.loads(send(client, hash_only).content) == {"data": {"genres": genres}}
+    # The registry is the shared cache: another process (no local memory) knows the hash too.
+    persisted_queries.forget_local()
+    assert json.loads(send(client, hash_only).content) == {"data": {"genres": genres}}
+
+
+def test_persisted_query_with_variables_over_get(client: Client) -> None:
+    query = "query Movie($id: Int!) { movie(id: $id) { title } }"
+    params = {"extensions": persisted(query), "variables": {"id": 155}, "operationName": "Movie"}
+    assert errors_of(get(client, params))[0][1] == "PERSISTED_QUERY_NOT_FOUND"
+    assert json.loads(get(client, {**params, "query": query}).content)["data"]["movie"]["title"] == (
+        "The Dark Knight"
+    )
+    assert json.loads(get(client, params).content)["data"]["movie"]["title"] == "The Dark Knight"
+
+
+def test_persisted_query_mistakes_are_bad_user_input(client: Client) -> None:
+    wrong_hash = post(client, {"query": GENRES, "extensions": persisted("{ other }")})
+    assert wrong_hash.status_code == 400
+    assert errors_of(wrong_hash) == [("provided sha does not match query", "BAD_USER_INPUT")]
+    for extension in ({"version": 2, "sha256Hash": sha256(GENRES)}, {"version": 1, "sha256Hash": "abc"}, "x"):
+        response = post(client, {"extensions": {"persistedQuery": extension}})
+        assert response.status_code == 400
+        assert errors_of(response)[0][1] == "BAD_USER_INPUT"
+
+
+def test_a_query_that_does_not_validate_is_not_registered(client: Client) -> None:
+    bad = "{ genres { nope } }"
+    assert errors_of(post(client, {"query": bad, "extensions": persisted(bad)}))[0][1] == "BAD_USER_INPUT"
+    assert errors_of(post(client, {"extensions": persisted(bad)}))[0][1] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+# --- HTTP caching of anonymous GETs ----------------------------------------------------------------
+
+
+def test_an_anonymous_persisted_get_is_public_for_the_shortest_ttl_read(client: Client) -> None:
+    post(client, {"query": HOME, "extensions": persisted(HOME)})
+    response = get(client, {"extensions": persisted(HOME)})
+    assert response.status_code == 200
+    # trending lives 30 min in the catalog cache, popular 1 h: the shorter wins.
+    assert response["Cache-Control"] == "public, max-age=1800"
+    vary = {part.strip().lower() for part in response["Vary"].split(",")}
+    assert {"accept", "accept-language", "authorization"} <= vary
+    etag = response["ETag"]
+    again = get(client, {"extensions": persisted(HOME)}, **{"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == etag
+    assert again["Cache-Control"] == "public, max-age=1800"
+    assert get(client, {"query": GENRES})["Cache-Control"] == "public, max-age=86400"
+
+
+def test_private_answers_are_never_publicly_cacheable(client: Client, gql: GraphQL) -> None:
+    auth = gql(
+        'mutation { register(input: {username: "cachy", email: "cachy@example.com", '
+        'password: "a-long-enough-password"}) { token } }'
+    ).ok()["register"]
+    signed_in = get(client, {"query": GENRES}, Authorization=f"JWT {auth['token']}")
+    assert signed_in.status_code == 200
+    assert signed_in["Cache-Control"] == "private, no-store"
+    assert "ETag" not in signed_in
+    for params in (
+        {"query": "{ me { username } }"},
+        {"query": "{ __typename }"},
+        {"query": "{ genres { nope } }"},
+    ):
+        assert get(client, params)["Cache-Control"] == "private, no-store", params
+    assert post(client, {"query": GENRES})["Cache-Control"] == "private, no-store"
+    mutation = post(client, {"query": 'mutation { revokeToken(refreshToken: "x") }'})
+    assert mutation["Cache-Control"] == "private, no-store"
+
+
+def test_persisted_and_get_forms_are_replayed_from_memory(client: Client, settings: Any) -> None:
+    settings.GRAPHQL_RESPONSE_CACHE_SECONDS = 60
+    clear_caches()
+    post(client, {"query": HOME, "extensions": persisted(HOME)})
+    first = get(client, {"extensions": persisted(HOME)})
+    clear_caches_but_answers()
+    with CaptureQueriesContext(connection) as queries:
+        again = get(client, {"extensions": persisted(HOME)})
+    assert len(queries) == 0
+    assert again.content == first.content
+    assert again["Cache-Control"] == "public, max-age=1800"
+
+
+def clear_caches_but_answers() -> None:
+    from django.core.cache import cache
+
+    from movies.catalog import reads
+
+    cache.clear()
+    reads.forget_local()
+
+
+# --- CORS ------------------------------------------------------------------------------------------
+
+
+def test_cors_preflight_for_a_dev_server_origin(client: Client) -> None:
+    origin = "http://localhost:5173"
+    preflight = client.options(
+        "/graphql",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == origin
+    allowed = {name.strip() for name in preflight["Access-Control-Allow-Headers"].split(",")}
+    assert {"authorization", "content-type"} <= allowed
+    assert "POST" in preflight["Access-Control-Allow-Methods"]
+    assert int(preflight["Access-Control-Max-Age"]) >= 600
+    assert "Access-Control-Allow-Credentials" not in preflight
+    answer = post(client, {"query": GENRES}, Origin=origin)
+    assert answer["Access-Control-Allow-Origin"] == origin
+    assert "retry-after" in answer["Access-Control-Expose-Headers"].lower()
+
+
+def test_cors_refuses_unlisted_origins_and_follows_the_setting(client: Client, settings: Any) -> None:
+    stranger = "https://evil.example"
+    preflight = client.options(
+        "/graphql", headers={"Origin": stranger, "Access-Control-Request-Method": "POST"}
+    )
+    assert "Access-Control-Allow-Origin" not in preflight
+    settings.CORS_ALLOWED_ORIGINS = [stranger]
+    allowed = client.options(
+        "/graphql", headers={"Origin": stranger, "Access-Control-Request-Method": "POST"}
+    )
+    assert allowed["Access-Control-Allow-Origin"] == stranger
+
+
+# --- Production switches ---------------------------------------------------------------------------
+
+
+def _ask(introspection: bool, suggestions: bool, query: str) -> dict[str, Any]:
+    from schema.schema import make_schema
+    from schema.views import GraphQLView
+
+    clear_caches()  # answers replayed from memory do not name the schema that made them
+    view = GraphQLView.as_view(
+        schema=make_schema(introspection=introspection, field_suggestions=suggestions), graphql_ide=None
+    )
+    request = AsyncRequestFactory().post("/graphql", {"query": query}, content_type="application/json")
+    return json.loads(async_to_sync(view)(request).content)
+
+
+def test_introspection_and_field_suggestions_can_be_switched_off() -> None:
+    introspect = "{ __schema { queryType { name } } }"
+    assert _ask(True, True, introspect)["data"]["__schema"]["queryType"]["name"] == "Query"
+    closed = _ask(False, False, introspect)
+    assert "data" not in closed
+    assert "introspection has been disabled" in closed["errors"][0]["message"]
+    assert _ask(False, False, "{ __typename }") == {"data": {"__typename": "Query"}}
+    typo = "{ popularMovie { page } }"
+    assert "Did you mean" in _ask(True, True, typo)["errors"][0]["message"]
+    assert "Did you mean" not in _ask(False, False, typo)["errors"][0]["message"]
+
+
+# --- The schema as clients see it ------------------------------------------------------------------
+
+
+def _own_types() -> list[Any]:
+    from graphql import is_specified_scalar_type
+
+    from schema.schema import schema
+
+    return [
+        graphql_type
+        for name, graphql_type in schema._schema.type_map.items()
+        if not name.startswith("__") and not is_specified_scalar_type(graphql_type)
+    ]
+
+
+def test_every_type_field_and_argument_has_a_description() -> None:
+    """GraphiQL's docs explorer and schema.graphql are the API's documentation: nothing undescribed."""
+    missing = []
+    for graphql_type in _own_types():
+        if not graphql_type.description:
+            missing.append(graphql_type.name)
+        for field_name, field in getattr(graphql_type, "fields", {}).items():
+            if not field.description:
+                missing.append(f"{graphql_type.name}.{field_name}")
+            for argument_name, argument in getattr(field, "args", {}).items():
+                if not argument.description:
+                    missing.append(f"{graphql_type.name}.{field_name}({argument_name})")
+    assert missing == []
+
+
+# Object types a client cache keeps inside their parent rather than by id: pages,
+# payloads and values that only exist as part of something else. Types of the
+# shared contract not served yet are listed too.
+WITHOUT_ID = {
+    "Query": "root",
+    "Mutation": "root",
+    "MoviePage": "a page of a list: cached under the field and arguments that asked for it",
+    "FavoritePage": "a window of the viewer's favorites",
+    "WatchlistPage": "a window of the viewer's watchlist",
+    "RatingPage": "a window of the viewer's ratings",
+    "AuthPayload": "a mutation's answer; its user has an id",
+    "Recommendation": "a movie (with an id) and why, in an answer that is replaced whole",
+    "PersonPage": "a page of people",
+    "PersonMovieCredits": "a person's credits, part of the person",
+    "PersonCastCredit": "a role, part of a person's credits",
+    "PersonCrewCredit": "a job, part of a person's credits",
+    "CastCredit": "a role, part of a movie",
+    "CrewCredit": "a job, part of a movie",
+}
+
+
+def test_object_types_a_client_caches_have_an_id() -> None:
+    from graphql import GraphQLObjectType
+
+    without_id = {
+        graphql_type.name
+        for graphql_type in _own_types()
+        if isinstance(graphql_type, GraphQLObjectType) and "id" not in graphql_type.fields
+    }
+    assert without_id - set(WITHOUT_ID) == set()
+    assert {"Movie", "Genre", "User", "Preferences", "Favorite", "WatchlistEntry", "Rating"}.isdisjoint(
+        without_id
+    )
