@@ -11,12 +11,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-## run: create the venv, migrate, load the demo catalog if empty, serve with gunicorn + uvicorn workers
+## run: create the venv, migrate, load the demo catalog if empty, then serve (gunicorn + uvicorn
+## workers), one Celery worker and beat together (Procfile); Ctrl-C stops all three
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py load_catalog --if-empty
 	$(BIN)/python manage.py collectstatic --no-input -v 0
-	$(BIN)/gunicorn backend.asgi:application -c backend/gunicorn.conf.py  # BIND, WEB_CONCURRENCY: env or .env
+	mkdir -p var
+	$(BIN)/honcho start -f Procfile  # web (BIND, WEB_CONCURRENCY: env or .env), worker, beat
 
 ## test: the whole suite with coverage (floor 90%)
 test: $(STAMP)

@@ -13,6 +13,8 @@ from django.db import connection, connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from backend import task_stats
+
 logger = logging.getLogger(__name__)
 
 
@@ -99,4 +101,11 @@ def readyz(request: HttpRequest) -> JsonResponse:
             degraded = True
         results[name]["ms"] = round(seconds * 1000, 2)
     status = "fail" if not ready else "degraded" if degraded else "ok"
-    return JsonResponse({"status": status, "checks": results}, status=200 if ready else 503)
+    body: dict[str, object] = {"status": status, "checks": results}
+    # A late background task is an operator's concern, not a reason to take this server out of rotation.
+    try:
+        body["tasks"] = task_stats.periodic_status()
+    except Exception as error:
+        logger.error("periodic task status unavailable: %s", type(error).__name__)
+        body["tasks"] = {"error": type(error).__name__}
+    return JsonResponse(body, status=200 if ready else 503)

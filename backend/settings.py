@@ -320,9 +320,77 @@ EMAIL_CHANGE_ACCOUNT_RATE_LIMIT = env.str("EMAIL_CHANGE_ACCOUNT_RATE_LIMIT", def
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 
 # --- Recommender ----------------------------------------------------------
-RECOMMENDER_MODEL_PATH = env.path("RECOMMENDER_MODEL_PATH", default=BASE_DIR / "var" / "recommender.npz")
+# Published models live in the database (every app server reads the same
+# versions); a Django storage backend (e.g. django-storages' S3Storage) holds
+# the files instead when RECOMMENDER_STORAGE_BACKEND names one.
+RECOMMENDER_STORAGE_BACKEND = env.str("RECOMMENDER_STORAGE_BACKEND", default="")
+if RECOMMENDER_STORAGE_BACKEND:
+    STORAGES["recommender"] = {
+        "BACKEND": RECOMMENDER_STORAGE_BACKEND,
+        "OPTIONS": env.json("RECOMMENDER_STORAGE_OPTIONS", default={}),
+    }
+# Published versions kept (older ones are deleted after each publish).
+RECOMMENDER_KEEP_VERSIONS = env.int("RECOMMENDER_KEEP_VERSIONS", default=3)
+# Retrain when this many interactions arrived since the last model, or when it
+# is this old and anything changed; checked every RECOMMENDER_RETRAIN_CHECK_SECONDS.
+RECOMMENDER_RETRAIN_MIN_INTERACTIONS = env.int("RECOMMENDER_RETRAIN_MIN_INTERACTIONS", default=500)
+RECOMMENDER_RETRAIN_MAX_AGE_HOURS = env.float("RECOMMENDER_RETRAIN_MAX_AGE_HOURS", default=24.0)
+RECOMMENDER_RETRAIN_CHECK_SECONDS = env.int("RECOMMENDER_RETRAIN_CHECK_SECONDS", default=300)
 
 # Seconds a process keeps decoded catalog answers in memory before asking
 # Redis again (0 turns the tier off); and how many it keeps.
 CATALOG_LOCAL_CACHE_SECONDS = env.float("CATALOG_LOCAL_CACHE_SECONDS", default=5.0)
 CATALOG_LOCAL_CACHE_SIZE = env.int("CATALOG_LOCAL_CACHE_SIZE", default=10_000)
+
+# --- Background work (Celery) ---------------------------------------------
+# Redis is the broker when REDIS_URL is set; on the embedded default, a folder
+# of message files (kombu's filesystem transport), so `make run` needs no server.
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://localhost//"
+CELERY_BROKER_FOLDER = Path(env.str("CELERY_BROKER_FOLDER", default="") or BASE_DIR / "var" / "broker")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(CELERY_BROKER_FOLDER / "messages"),
+        "data_folder_out": str(CELERY_BROKER_FOLDER / "messages"),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
+    }
+else:
+    # Longer than the longest task's time limit, so a slow task is not redelivered while it runs.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+# A request that queues work must not wait long for a broker that is down (it then does the work itself).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Tasks are idempotent: a task whose worker died is delivered again rather than lost. Not when
+# only its pool process was killed (the hard time limit): a task that always overruns would loop.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+# Retries on upstream failure wait about base x 2^attempt seconds (jittered, capped).
+TASK_RETRY_BACKOFF_SECONDS = env.float("TASK_RETRY_BACKOFF_SECONDS", default=5.0)
+TASK_RETRY_BACKOFF_MAX_SECONDS = env.float("TASK_RETRY_BACKOFF_MAX_SECONDS", default=600.0)
+TASK_MAX_RETRIES = env.int("TASK_MAX_RETRIES", default=5)
+# Refresh-ahead of the catalog cache: every CATALOG_REFRESH_SECONDS, the first
+# CATALOG_REFRESH_PAGES pages of every list and their movies' details.
+CATALOG_REFRESH_SECONDS = env.int("CATALOG_REFRESH_SECONDS", default=600)
+CATALOG_REFRESH_PAGES = env.int("CATALOG_REFRESH_PAGES", default=3)
+DAY_SECONDS = 24 * 3600
+# The periodic tasks beat sends; /readyz reports each one's last success against its period.
+CELERY_BEAT_SCHEDULE = {
+    "retrain-recommender": {
+        "task": "movies.retrain_recommender",
+        "schedule": float(RECOMMENDER_RETRAIN_CHECK_SECONDS),
+    },
+    "refresh-catalog-cache": {
+        "task": "movies.refresh_catalog_cache",
+        "schedule": float(CATALOG_REFRESH_SECONDS),
+    },
+    "rebuild-interaction-counts": {
+        "task": "movies.rebuild_interaction_counts",
+        "schedule": float(DAY_SECONDS),
+    },
+    "flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": float(DAY_SECONDS)},
+}

@@ -80,25 +80,14 @@ def parse_args(argv: list[str] | None) -> Options:
 
 def app_env(fake_base_url: str, fake_api_key: str) -> dict[str, str]:
     """The server's environment: production settings on the bench database, Redis db 14, the fake TMDb."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "DJANGO_SETTINGS_MODULE")
-    }
-    env.update(
-        DATABASE_URL=services.DATABASE_URL,
-        REDIS_URL=services.REDIS_URL,
+    return services.production_env(
+        services.DATABASE_URL,
+        services.REDIS_URL,
         CATALOG_SOURCE="tmdb",
         TMDB_BASE_URL=fake_base_url,
         TMDB_API_KEY=fake_api_key,
-        TMDB_READ_ACCESS_TOKEN="",
-        ENVIRONMENT="production",
-        DEBUG="0",
-        SECRET_KEY=services.throwaway_secret_key(50),
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
         WEB_CONCURRENCY="2",
-        PYTHONUNBUFFERED="1",
     )
-    return env
 
 
 def worker_pids(prom_dir: Path) -> set[str]:

@@ -256,3 +256,55 @@ class Credit(models.Model):
 
     def to_crew(self) -> CrewCreditRecord:
         return CrewCreditRecord(self.person.to_record(), self.job, self.department)
+
+
+class MovieActivity(models.Model):
+    """Our users' favorites, ratings and watchlist entries of one movie on one day (UTC).
+
+    Kept as interactions happen (``movies.catalog.activity``), each counted on
+    the day of its own timestamp, so trending over a window reads at most one
+    row per movie and day of the window, never the interactions themselves.
+    """
+
+    movie_id = models.PositiveIntegerField()
+    day = models.DateField()
+    favorites = models.IntegerField(default=0, db_default=0)
+    ratings = models.IntegerField(default=0, db_default=0)
+    watchlist = models.IntegerField(default=0, db_default=0)
+
+    class Meta:
+        verbose_name_plural = "movie activity"
+        constraints = [models.UniqueConstraint(fields=["day", "movie_id"], name="movie_activity_day_movie")]
+        # PostgreSQL answers a window from this index alone (elsewhere it is a plain index on day).
+        indexes = [
+            models.Index(
+                fields=["day"],
+                include=["movie_id", "favorites", "ratings", "watchlist"],
+                name="movie_activity_window",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"movie {self.movie_id} on {self.day}"
+
+
+class RecommenderModel(models.Model):
+    """One published version of the collaborative model; every server serves the newest.
+
+    The model file (``ItemItemModel.dumps``) is in ``data``, or in the
+    configured storage under ``storage_name`` (RECOMMENDER_STORAGE_BACKEND).
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    data = models.BinaryField(null=True, blank=True)
+    storage_name = models.CharField(max_length=300, blank=True, default="")
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    # Training facts: users, movies, interactions, seconds, and the activity baseline for retraining.
+    meta = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+
+    def __str__(self) -> str:
+        return f"recommender model v{self.pk}"

@@ -127,7 +127,8 @@ class MovieRecord:
         return self.release_date.year if self.release_date else None
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Not dataclasses.asdict: its recursive deep copy was most of the cost of caching a list.
+        data = {name: getattr(self, name) for name in _MOVIE_RECORD_FIELDS}
         data["release_date"] = self.release_date.isoformat() if self.release_date else None
         data["genre_ids"] = list(self.genre_ids)
         return data
@@ -142,6 +143,9 @@ class MovieRecord:
                 "genre_ids": tuple(data.get("genre_ids") or ()),
             }
         )
+
+
+_MOVIE_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(MovieRecord))
 
 
 @dataclass(frozen=True, slots=True)

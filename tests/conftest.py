@@ -150,6 +150,18 @@ def _static_from_sources(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_trained_model(settings: Any, tmp_path: Any) -> None:
-    """Each test starts with no collaborative model (a developer's var/ file must not leak in)."""
-    settings.RECOMMENDER_MODEL_PATH = tmp_path / "recommender.npz"
+def _fresh_recommender() -> None:
+    """Each test's recommender loads the catalog and the published model afresh (rolled back ones vanish)."""
+    from movies.recommender import serving
+
+    serving.forget()
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_inline() -> Iterator[None]:
+    """Queued tasks run at once in the caller (tests/test_tasks.py runs a real worker instead)."""
+    from backend.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

@@ -256,7 +256,7 @@ def test_metrics_expose_cache_counters(gql: GraphQL, client: Client, db: None) -
 
 
 def test_metrics_sum_workers_in_multiprocess_mode(
-    client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, db: None
 ) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     response = client.get("/metrics")
@@ -536,3 +536,56 @@ def test_every_connection_bounds_its_statements_and_lock_waits(postgres: None) -
         assert cursor.fetchone() == ("5s",)
         cursor.execute("SHOW lock_timeout")
         assert cursor.fetchone() == ("2s",)
+
+
+@pytest.mark.parametrize("redis", [False, True], ids=["file lock", "redis lock"])
+def test_an_exclusive_lock_admits_one_holder(
+    redis: bool, settings: Any, request: pytest.FixtureRequest
+) -> None:
+    from backend import locks
+
+    if redis:
+        request.getfixturevalue("redis_cache")
+    else:
+        settings.REDIS_URL = ""
+    with locks.exclusive("test-lock", timeout=10) as first:
+        with locks.exclusive("test-lock", timeout=10) as second:
+            assert (first, second) == (True, False)
+        with locks.exclusive("another-lock", timeout=10) as other:
+            assert other
+    with locks.exclusive("test-lock", timeout=10) as again:
+        assert again
+
+
+def test_readyz_reports_each_periodic_task(client: Client, db: None) -> None:
+    body = client.get("/readyz").json()
+    assert body["status"] == "ok"
+    assert set(body["tasks"]) == {
+        "movies.retrain_recommender",
+        "movies.refresh_catalog_cache",
+        "movies.rebuild_interaction_counts",
+        "accounts.flush_expired_tokens",
+    }
+    assert all(task["status"] == "never" for task in body["tasks"].values())
+
+
+def test_a_periodic_task_without_a_recent_success_is_late(client: Client, db: None) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from backend import task_stats
+
+    task_stats.record("movies.retrain_recommender", "SUCCESS", 1.5)
+    assert client.get("/readyz").json()["tasks"]["movies.retrain_recommender"]["status"] == "ok"
+    from backend.models import TaskStat
+
+    TaskStat.objects.filter(name="movies.retrain_recommender").update(
+        last_success_at=timezone.now() - timedelta(days=1)
+    )
+    task_stats.record("movies.retrain_recommender", "FAILURE", 0.5, "MemoryError")
+    status = client.get("/readyz").json()["tasks"]["movies.retrain_recommender"]
+    assert status["status"] == "late"
+    assert status["lastError"] == "MemoryError"
+    stat = TaskStat.objects.get(name="movies.retrain_recommender")
+    assert (stat.runs, stat.successes, stat.failures, stat.seconds) == (2, 1, 1, 2.0)

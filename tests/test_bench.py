@@ -309,3 +309,69 @@ def test_cache_counters_delta_and_ratios() -> None:
     assert promtext.samples(METRICS, "moviegraph_upstream_requests_total") == [
         ({"endpoint": "movie", "status": "200"}, 5.0)
     ]
+
+
+# --- the scale benchmark's synthetic history ---------------------------------------------------
+
+
+def test_history_lengths_are_movielens_like_and_sum_exactly() -> None:
+    import numpy as np
+
+    from bench import synthetic
+
+    lengths = synthetic.history_lengths(100_000, np.random.default_rng(1), catalog_size=3000)
+    assert sum(lengths) == 100_000
+    assert min(lengths[:-1]) >= synthetic.MIN_HISTORY
+    assert max(lengths) <= synthetic.MAX_HISTORY
+    median = sorted(lengths)[len(lengths) // 2]
+    assert 50 <= median <= 100
+    assert sum(lengths) / len(lengths) > 1.3 * median  # a long tail, as MovieLens has
+
+
+def test_popular_films_are_drawn_more_often_and_never_twice_per_user() -> None:
+    import numpy as np
+
+    from bench import synthetic
+
+    rng = np.random.default_rng(2)
+    log_weights = np.log(synthetic.popularity_weights(1000))
+    counts = np.zeros(1000)
+    for _ in range(300):
+        picked = synthetic.sample_without_repeats(log_weights, 50, rng)
+        assert len(set(picked.tolist())) == 50
+        counts[picked] += 1
+    assert counts[:10].mean() > 5 * counts[-100:].mean()
+    assert sorted(synthetic.sample_without_repeats(log_weights, 1000, rng).tolist()) == list(range(1000))
+
+
+@pytest.mark.django_db
+def test_generate_writes_users_and_interactions_counted_on_their_own_days() -> None:
+    from django.db.models import Sum
+
+    from accounts.models import Favorite, Rating, User, WatchlistEntry
+    from bench import synthetic
+    from movies.models import MovieActivity
+
+    made = synthetic.generate(3000, seed=7, days=30)
+    assert made.interactions == 3000
+    assert User.objects.filter(username__startswith="synthetic-7-").count() == made.users
+    assert (Rating.objects.count(), Favorite.objects.count(), WatchlistEntry.objects.count()) == (
+        made.ratings,
+        made.favorites,
+        made.watchlist,
+    )
+    assert made.ratings > made.favorites + made.watchlist
+    totals = MovieActivity.objects.aggregate(f=Sum("favorites"), r=Sum("ratings"), w=Sum("watchlist"))
+    assert (totals["f"], totals["r"], totals["w"]) == (made.favorites, made.ratings, made.watchlist)
+    assert MovieActivity.objects.values("day").distinct().count() > 20  # spread over the 30 days
+
+
+def test_the_scale_table_shows_each_size_and_the_growth() -> None:
+    from bench.scale import Options, SizeResult, render
+
+    def result(size: int, ms: float) -> SizeResult:
+        return SizeResult(size, size // 150, 10, 1.0, 2.0, 300.0, [ms] * 20, [ms / 2] * 20, ms / 4, ms / 8)
+
+    text = render([result(10_000, 10.0), result(1_000_000, 11.0)], Options())
+    assert "| 10,000 | 66 | 10 | 10.0 | 10.0 | 2.5 | 5.0 | 5.0 | 1.2 | 2.0 | 300 | 1.0 |" in text
+    assert "p95 1,000,000 / 10,000: 1.10x" in text

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import io
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import Favorite, User
-from movies.catalog import cache_policy, reads
+from movies.catalog import activity, cache_policy, reads
 from movies.catalog.sources.local import LocalCatalogSource
-from movies.models import Movie
+from movies.models import Movie, MovieActivity
 from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
@@ -104,16 +107,65 @@ def test_trending_blends_in_our_users_recent_favorites(gql: GraphQL) -> None:
     clear_caches()
     after = [m["id"] for m in gql(query).ok()["trendingMovies"]["results"]]
     assert obscure in after
-    # Only the week's activity counts: a day window with old favorites does not move.
-    Favorite.objects.filter(movie_id=obscure).update(created_at=timezone.now() - timedelta(days=3))
-    clear_caches()
-    day = [
-        m["id"]
-        for m in gql("{ trendingMovies(timeWindow: DAY) { results { id } } }").ok()["trendingMovies"][
-            "results"
+    # Only the window's activity counts: three days on, the favorites still lift the week, not the day.
+    with time_machine.travel(timezone.now() + timedelta(days=3)):
+        clear_caches()
+        assert obscure in [m["id"] for m in gql(query).ok()["trendingMovies"]["results"]]
+        day = [
+            m["id"]
+            for m in gql("{ trendingMovies(timeWindow: DAY) { results { id } } }").ok()["trendingMovies"][
+                "results"
+            ]
         ]
-    ]
     assert obscure not in day
+
+
+def _day_counts() -> set[tuple[int, date, int, int, int]]:
+    return {
+        row
+        for row in MovieActivity.objects.values_list("movie_id", "day", "favorites", "ratings", "watchlist")
+        if any(row[2:])
+    }
+
+
+def test_day_counts_follow_every_interaction_as_it_happens(gql: GraphQL) -> None:
+    token = gql(
+        'mutation { register(input: {username: "counter", email: "c@example.com", password: "a-long-passphrase-1"}) { token } }'
+    ).ok()["register"]["token"]
+    today = timezone.now().date()
+    gql(
+        "mutation { addFavorite(movieId: 155) { id } addToWatchlist(movieId: 550) { id } "
+        "rateMovie(movieId: 155, score: 4) { id } }",
+        token=token,
+    ).ok()
+    assert _day_counts() == {(155, today, 1, 1, 0), (550, today, 0, 0, 1)}
+    gql('mutation { addFavorite(movieId: 155, note: "again") { id } }', token=token).ok()  # idempotent
+    assert _day_counts() == {(155, today, 1, 1, 0), (550, today, 0, 0, 1)}
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        later = timezone.now().date()
+        services.rate(User.objects.get(username="counter"), 155, 5)  # a rating counts when last changed
+    assert _day_counts() == {(155, today, 1, 0, 0), (155, later, 0, 1, 0), (550, today, 0, 0, 1)}
+    gql("mutation { removeFromWatchlist(movieId: 550) deleteRating(movieId: 155) }", token=token).ok()
+    assert _day_counts() == {(155, today, 1, 0, 0)}
+    # Rebuilding from the rows finds what the signals kept.
+    from django.core.management import call_command
+
+    call_command("rebuild_interaction_counts", stdout=(out := io.StringIO()))
+    assert "Rebuilt 1 movie-day counts." in out.getvalue()
+    assert _day_counts() == {(155, today, 1, 0, 0)}
+    gql(
+        'mutation { deleteAccount(password: "a-long-passphrase-1") }', token=token
+    ).ok()  # a cascade counts too
+    assert _day_counts() == set()
+
+
+def test_a_day_window_counts_yesterday_by_the_part_still_inside_it() -> None:
+    six = datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+    MovieActivity.objects.create(movie_id=155, day=date(2026, 3, 10), favorites=2)
+    MovieActivity.objects.create(movie_id=155, day=date(2026, 3, 9), ratings=4)
+    MovieActivity.objects.create(movie_id=550, day=date(2026, 3, 8), favorites=9)  # outside
+    assert activity.recent_interactions(1, now=six) == {155: pytest.approx(2 + 4 * 18 / 24)}
+    assert activity.recent_interactions(7, now=six) == {155: 6.0, 550: 9.0}
 
 
 def test_movie_by_id_has_detail_fields(gql: GraphQL) -> None:

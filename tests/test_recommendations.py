@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Favorite, User
-from movies.models import Movie
+from movies.models import Movie, RecommenderModel
 from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +138,7 @@ def test_collaborative_model_explains_with_because_you_liked(gql: GraphQL, token
             [Favorite(user=user, movie_id=movie_id) for movie_id in (19995, 27205, 49026 + index % 3)]
         )
     call_command("train_recommender", verbosity=0)
-    assert settings.RECOMMENDER_MODEL_PATH.exists()
+    assert RecommenderModel.objects.count() == 1
     gql("mutation { addFavorite(movieId: 19995) { id } }", token=token).ok()
     recs = recommend(gql, token)
     inception = next(rec for rec in recs if rec["movie"]["id"] == 27205)
@@ -221,3 +221,149 @@ def test_edited_films_reach_the_recommender(settings: Any) -> None:
     assert recommender.similar(155, 3)[0] == first[0]
     recommender.refresh(force=True)
     assert first[0] not in recommender.similar(155, 3)
+
+
+# --- costs that stay flat as history grows -----------------------------------------------------
+
+INTERACTION_TABLES = ("accounts_favorite", "accounts_rating", "accounts_watchlistentry")
+
+
+def _reads_of_interactions(queries: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"] for q in queries.captured_queries if any(table in q["sql"] for table in INTERACTION_TABLES)
+    ]
+
+
+def test_trending_reads_the_day_counts_never_the_interactions(gql: GraphQL) -> None:
+    fans = [User.objects.create(username=f"t{index}", email=f"t{index}@example.com") for index in range(3)]
+    for user in fans:
+        Favorite.objects.create(user=user, movie_id=155)
+    with CaptureQueriesContext(connection) as queries:
+        gql("{ trendingMovies(timeWindow: WEEK) { results { id } } }").ok()
+    assert _reads_of_interactions(queries) == []
+    counts = [q["sql"] for q in queries.captured_queries if "movies_movieactivity" in q["sql"]]
+    assert counts  # the window's counts, and the films they name
+    assert all('"day" >=' in sql for sql in counts)  # the window's days only
+
+
+def test_uncached_recommendations_read_only_the_viewers_own_rows(gql: GraphQL, token: str) -> None:
+    from movies.recommender.serving import get_recommender
+
+    others = [User.objects.create(username=f"o{index}", email=f"o{index}@example.com") for index in range(5)]
+    for user in others:
+        Favorite.objects.create(user=user, movie_id=27205)
+    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()
+    viewer = User.objects.get(username="viewer")
+    get_recommender().expire()  # the once-a-minute check (model version, trending counts) falls in this request
+    clear_caches()
+    with CaptureQueriesContext(connection) as queries:
+        recs = recommend(gql, token)
+    assert recs
+    reads = _reads_of_interactions(queries)
+    assert reads  # the viewer's own favorites, ratings and watchlist
+    assert all(f'"user_id" = {viewer.pk}' in sql or f"user_id = {viewer.pk}" in sql for sql in reads), reads
+    assert any("movies_movieactivity" in q["sql"] for q in queries.captured_queries)
+
+
+def test_the_trending_prior_follows_the_counts_within_a_check(gql: GraphQL, token: str) -> None:
+    from movies.recommender.serving import get_recommender
+
+    recommender = get_recommender()
+    assert not recommender.snapshot().trending.any()
+    fans = [User.objects.create(username=f"p{index}", email=f"p{index}@example.com") for index in range(4)]
+    for user in fans:
+        Favorite.objects.create(user=user, movie_id=27205)
+    assert not recommender.snapshot().trending.any()  # within the minute: the snapshot's counts
+    recommender.expire()
+    snap = recommender.snapshot()
+    assert snap.trending[snap.index.row_of[27205]] == pytest.approx(1.0)
+
+
+def _manage_elsewhere(*args: str) -> str:
+    """Runs ``manage.py *args`` in another process against the test database; returns its output."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    # This process's cache is not the other's business: it runs on its own file cache.
+    env = {**{k: v for k, v in os.environ.items() if k != "REDIS_URL"}, "DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
+
+
+def test_a_model_published_by_one_process_is_served_by_another(
+    transactional_db: None, postgres: None, gql: GraphQL
+) -> None:
+    from movies.recommender.serving import get_recommender
+
+    if not Movie.objects.filter(id=155).exists():
+        call_command("load_catalog", verbosity=0)
+    for index in range(20):
+        user = User.objects.create(username=f"fan{index}", email=f"fan{index}@example.com")
+        Favorite.objects.bulk_create(
+            [Favorite(user=user, movie_id=movie_id) for movie_id in (19995, 27205, 49026 + index % 3)]
+        )
+    token = _user(gql, "viewer")
+    assert get_recommender().snapshot().version == "none"
+    assert "published version" in _manage_elsewhere("train_recommender", "--verbosity", "0")
+    version = RecommenderModel.objects.get().pk
+    get_recommender().expire()  # what the next minute's check does by itself
+    gql("mutation { addFavorite(movieId: 19995) { id } }", token=token).ok()
+    recs = recommend(gql, token)
+    assert (
+        next(rec for rec in recs if rec["movie"]["id"] == 27205)["reasons"][0] == "Because you liked Avatar"
+    )
+    # A third process (another app server) serves the very same version.
+    code = (
+        "from movies.recommender.serving import get_recommender; print(get_recommender().snapshot().version)"
+    )
+    served_elsewhere = _manage_elsewhere("shell", "-c", code).strip().splitlines()[-1]
+    assert get_recommender().snapshot().version == f"v{version}" == served_elsewhere
+
+
+def test_models_can_live_in_a_storage_backend(settings: Any, tmp_path: Any) -> None:
+    from movies.recommender import publishing
+    from movies.recommender.ease import ItemItemModel
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "recommender": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path)},
+        },
+    }
+    settings.RECOMMENDER_KEEP_VERSIONS = 2
+    import numpy as np
+
+    def model(weight: float) -> ItemItemModel:
+        return ItemItemModel(
+            item_ids=np.array([155, 27205]),
+            neighbors=np.array([[1], [0]], dtype=np.int32),
+            weights=np.array([[weight], [weight]], dtype=np.float32),
+            popularity=np.array([1.0, 1.0], dtype=np.float32),
+        )
+
+    versions = [publishing.publish(model(float(w)), {"n": w}) for w in (1, 2, 3)]
+    publishing.prune()  # what the commit hook does after each publish
+    row = RecommenderModel.objects.get(pk=versions[-1])
+    assert row.data is None
+    assert (tmp_path / row.storage_name).exists()
+    loaded = publishing.load(versions[-1])
+    assert loaded is not None
+    assert loaded.weights[0, 0] == 3.0
+    assert list(RecommenderModel.objects.values_list("pk", flat=True)) == versions[:0:-1]
+    assert len(list((tmp_path / "recommender").iterdir())) == 2
+    assert publishing.load(versions[0]) is None

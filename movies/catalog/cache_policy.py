@@ -297,3 +297,44 @@ def _compute_many(
     for item_id in unanswered:
         result[item_id] = stale[_stale(keys[item_id])]
     return result
+
+
+# --- refresh-ahead (the background refresh task) ----------------------------------------------
+
+
+def expires_within(key: str, seconds: float, assume: bool) -> bool:
+    """Whether ``key`` is missing or expires within ``seconds``.
+
+    ``assume`` answers for a present key when the cache cannot tell how long
+    it has left (the embedded file cache; Redis can).
+    """
+    ttl = getattr(cache, "ttl", None)
+    if ttl is None:
+        return assume or not cache.has_key(key)
+    remaining = ttl(key)  # django-redis: 0 when missing, None without expiry (or when Redis is down)
+    if remaining is None:
+        return assume
+    return bool(remaining < seconds)
+
+
+def refresh(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
+    """Recomputes ``key`` now and stores it with a fresh TTL, whatever is cached (refresh-ahead).
+
+    Single-flight with request misses of the same key in this process.
+    UpstreamUnavailable propagates: the cached copy stays until it expires.
+    """
+    with in_flight.hold([key]):
+        value = compute()
+        _store(kind, {key: value})
+        return value
+
+
+def refresh_many(
+    kind: CacheKind, keys: Mapping[int, str], compute: Callable[[list[int]], Mapping[int, Any]]
+) -> dict[int, Any]:
+    """``refresh`` for a batch: one ``compute`` call for every id of ``keys``, one pipelined write."""
+    with in_flight.hold(keys.values()):
+        computed = dict(compute(list(keys)))
+        if computed:
+            _store(kind, {keys[item_id]: value for item_id, value in computed.items()})
+        return computed

@@ -139,15 +139,19 @@ async def read(function: Callable[..., T | None], *args: Any) -> T:
     return value  # type: ignore[return-value]
 
 
-def genres(local_only: bool = False) -> list[GenreRecord] | None:
+def _genres_entry() -> tuple[str, Callable[[], Any]]:
     source = get_source()
-    return _read(
-        "genres",
-        cache_policy.cache_key(source.name, "genres", "all", locale()),
-        lambda: [g.to_dict() for g in source.genres()],
-        lambda data: [GenreRecord.from_dict(item) for item in data],
-        local_only,
-    )
+    key = cache_policy.cache_key(source.name, "genres", "all", locale())
+    return key, lambda: [g.to_dict() for g in source.genres()]
+
+
+def _decode_genres(data: list[dict[str, Any]]) -> list[GenreRecord]:
+    return [GenreRecord.from_dict(item) for item in data]
+
+
+def genres(local_only: bool = False) -> list[GenreRecord] | None:
+    key, compute = _genres_entry()
+    return _read("genres", key, compute, _decode_genres, local_only)
 
 
 def genre_map(local_only: bool = False) -> dict[int, GenreRecord] | None:
@@ -163,14 +167,17 @@ def genre_map(local_only: bool = False) -> dict[int, GenreRecord] | None:
     return by_id
 
 
-def movie_list(kind: ListKind, page: int, local_only: bool = False) -> PageRecord | None:
-    """A page of a curated list; trending is cached for 30 minutes, the others for an hour."""
+def _list_entry(kind: ListKind, page: int) -> tuple[cache_policy.CacheKind, str, Callable[[], Any]]:
     source = get_source()
     cache_kind: cache_policy.CacheKind = "trending" if kind.startswith("trending") else "list"
     key = cache_policy.cache_key(source.name, cache_kind, kind, page, locale())
-    return _read(
-        cache_kind, key, lambda: source.movie_list(kind, page).to_dict(), PageRecord.from_dict, local_only
-    )
+    return cache_kind, key, lambda: source.movie_list(kind, page).to_dict()
+
+
+def movie_list(kind: ListKind, page: int, local_only: bool = False) -> PageRecord | None:
+    """A page of a curated list; trending is cached for 30 minutes, the others for an hour."""
+    cache_kind, key, compute = _list_entry(kind, page)
+    return _read(cache_kind, key, compute, PageRecord.from_dict, local_only)
 
 
 def search(query: str, year: int | None, page: int, local_only: bool = False) -> PageRecord | None:
@@ -318,21 +325,27 @@ def _read_kind(
 ) -> dict[int, Any]:
     """A batched read of ``kind``: from the source's bundles where one call brings two kinds."""
     source = get_source()
-    encode, decode = CODECS[kind]
+    return _read_many(
+        kind,
+        ids,
+        _kind_fetch(kind, method),
+        CODECS[kind][1],
+        local_only,
+        getattr(source, fallback, None) if fallback else None,
+    )
+
+
+def _kind_fetch(kind: cache_policy.CacheKind, method: str) -> Fetch:
+    """How ``kind`` is fetched from the source: its bundle where one call brings two kinds."""
+    source = get_source()
+    encode = CODECS[kind][0]
     bundles = getattr(source, BUNDLES[kind][0], None)
     plain = getattr(source, method)
 
     def fetch(ids: list[int]) -> dict[int, Any]:
         return {item_id: encode(value) for item_id, value in plain(ids).items()}
 
-    return _read_many(
-        kind,
-        ids,
-        _bundled(bundles, kind) if bundles else fetch,
-        decode,
-        local_only,
-        getattr(source, fallback, None) if fallback else None,
-    )
+    return _bundled(bundles, kind) if bundles else fetch
 
 
 def lookup(ids: Sequence[int], local_only: bool = False) -> dict[int, MovieEntry]:
@@ -371,6 +384,44 @@ def search_people(query: str, page: int, local_only: bool = False) -> PersonPage
         PersonPageRecord.from_dict,
         local_only,
     )
+
+
+# --- refresh-ahead: recompute what is about to expire, so users never meet it cold ------------
+
+
+def refresh_genres(ahead: float) -> list[GenreRecord]:
+    """The genres, recomputed into the shared cache if they expire within ``ahead`` seconds."""
+    key, compute = _genres_entry()
+    if cache_policy.expires_within(key, ahead, assume=True):
+        return _decode_genres(cache_policy.refresh("genres", key, compute))
+    return _decode_genres(cache_policy.get_or_compute("genres", key, compute))
+
+
+def refresh_list(kind: ListKind, page: int, ahead: float) -> PageRecord:
+    """A list page, recomputed into the shared cache if it expires within ``ahead`` seconds.
+
+    Where the cache cannot tell how long an entry has left (the file cache),
+    lists are recomputed every time: they are few and cheap locally.
+    """
+    cache_kind, key, compute = _list_entry(kind, page)
+    if cache_policy.expires_within(key, ahead, assume=True):
+        return PageRecord.from_dict(cache_policy.refresh(cache_kind, key, compute))
+    return PageRecord.from_dict(cache_policy.get_or_compute(cache_kind, key, compute))
+
+
+def refresh_movies(ids: Sequence[int], ahead: float) -> int:
+    """Recomputes the details of the movies whose entries expire within ``ahead`` seconds (or are
+    missing; with the file cache only missing ones); returns how many were due."""
+    source = get_source()
+    keys = {movie_id: cache_policy.cache_key(source.name, "movie", movie_id, locale()) for movie_id in ids}
+    due = {
+        movie_id: key
+        for movie_id, key in keys.items()
+        if cache_policy.expires_within(key, ahead, assume=False)
+    }
+    if due:
+        cache_policy.refresh_many("movie", due, _kind_fetch("movie", "lookup"))
+    return len(due)
 
 
 def check() -> str:

@@ -74,6 +74,8 @@ def upsert_movies(entries: Sequence[tuple[MovieRecord, MovieDetails | None]]) ->
                 if genre_id in known_genres
             ],
             batch_size=BATCH_SIZE,
+            # Two workers storing the same movie at once must not fail on each other's links.
+            ignore_conflicts=True,
         )
         _link_companies(with_details)
     return len(entries)

@@ -19,6 +19,7 @@ product over their interactions: ``score[j] = sum_i w_i * B[i, j]``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -281,31 +282,63 @@ class ItemItemModel:
         order = np.argsort(-contrib, kind="stable")[:limit]
         return [(int(item_indices[i]), float(contrib[i])) for i in order if contrib[i] > 0]
 
+    def explain_best(
+        self, item_indices: np.ndarray, item_weights: np.ndarray, targets: np.ndarray
+    ) -> dict[int, int]:
+        """For each target column, the user's column contributing most to its score (positive only).
+
+        ``explain(..., limit=1)`` for many targets in one pass over the user's
+        ``m * N`` neighbour entries (ties go to the earlier of the user's items, as there).
+        """
+        item_indices = np.asarray(item_indices, dtype=np.int64)
+        item_weights = self._transform_weights(item_weights)
+        if item_indices.size == 0 or len(targets) == 0:
+            return {}
+        neighbors = self.neighbors[item_indices]
+        contrib = self.weights[item_indices] * item_weights[:, None]
+        mask = np.isin(neighbors, np.asarray(targets)) & (contrib > 0)
+        source = np.nonzero(mask)[0]
+        target, value = neighbors[mask], contrib[mask]
+        order = np.lexsort((source, -value, target))  # by target, strongest first, then user order
+        target, source = target[order], source[order]
+        firsts = np.unique(target, return_index=True)[1]
+        return {int(target[i]): int(item_indices[source[i]]) for i in firsts}
+
     # --- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the model to one compressed ``.npz`` (no pickle; meta as a JSON string)."""
         path = Path(path)
-        with path.open("wb") as fh:  # a file handle stops numpy from appending a second ".npz"
-            np.savez_compressed(
-                fh,
-                item_ids=self.item_ids,
-                neighbors=self.neighbors.astype(np.int32),
-                weights=self.weights.astype(np.float32),
-                popularity=self.popularity.astype(np.float32),
-                meta=np.array(json.dumps(self.meta, sort_keys=True)),
-            )
+        path.write_bytes(self.dumps())
         return path
+
+    def dumps(self) -> bytes:
+        """The model as the bytes of a compressed ``.npz`` (what ``save`` writes and storage keeps)."""
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            item_ids=self.item_ids,
+            neighbors=self.neighbors.astype(np.int32),
+            weights=self.weights.astype(np.float32),
+            popularity=self.popularity.astype(np.float32),
+            meta=np.array(json.dumps(self.meta, sort_keys=True)),
+        )
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ItemItemModel:
         """Read a model written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
+        return cls.loads(Path(path).read_bytes())
+
+    @classmethod
+    def loads(cls, data: bytes) -> ItemItemModel:
+        """Read a model from the bytes :meth:`dumps` made."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             return cls(
-                item_ids=data["item_ids"],
-                neighbors=data["neighbors"].astype(np.int32),
-                weights=data["weights"].astype(np.float32),
-                popularity=data["popularity"].astype(np.float32),
-                meta=json.loads(str(data["meta"])),
+                item_ids=arrays["item_ids"],
+                neighbors=arrays["neighbors"].astype(np.int32),
+                weights=arrays["weights"].astype(np.float32),
+                popularity=arrays["popularity"].astype(np.float32),
+                meta=json.loads(str(arrays["meta"])),
             )
 
 

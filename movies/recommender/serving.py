@@ -2,15 +2,17 @@
 
 Hybrid scoring over the local catalog (the candidate pool):
 
-- collaborative: the EASE item-item model trained by ``train_recommender`` on
-  all users' favorites, ratings and watchlists (``RECOMMENDER_MODEL_PATH``),
-  reloaded without a restart when a newer file is published;
+- collaborative: the EASE item-item model trained on all users' favorites,
+  ratings and watchlists (``movies.recommender.training``), published as
+  versions every server shares (``publishing``) and reloaded without a
+  restart within a minute of a new one;
 - content: TF-IDF over genres, keywords, language, decade, directors and
   top-billed cast, for cold start and for movies nobody has interacted with yet;
 - the viewer's preferences: disliked genres, languages, year range, minimum
   rating and adult content are hard filters; liked genres boost;
 - priors: popularity, a vote-count-damped rating, and our users' activity
-  this week; seen movies removed; a greedy diversity pass over the top.
+  this week (the per-day counts, re-read with the model check, so a request
+  never reads interactions); seen movies removed; a greedy diversity pass.
 
 Each recommendation's reasons are its largest score components, worded.
 """
@@ -21,21 +23,20 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.apps import apps
-from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Q
+from django.db.models import Count, DecimalField, F, Max, Q, Value
 
 from movies import metrics
 from movies.catalog import cache_policy
 from movies.catalog.activity import recent_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
+from movies.recommender import publishing
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
@@ -43,7 +44,9 @@ from movies.records import MovieRecord
 logger = logging.getLogger(__name__)
 
 MAX_RECOMMENDATIONS = 100
-# How often a process looks for a new model file or catalog change.
+# Computed (and cached) per request at least: a diversity pass and reasons cost per item.
+MIN_COMPUTED = 20
+# How often a process looks for a new model version or catalog change, and re-reads trending.
 RELOAD_CHECK_SECONDS = 60.0
 EDIT_RELOAD_SECONDS = 600.0
 # Component weights for a user with history; cold users lean on content and priors.
@@ -115,10 +118,18 @@ class CatalogIndex:
     """The candidate pool as arrays, aligned row for row with its content model."""
 
     def __init__(
-        self, rows: list[dict[str, Any]], genre_names: dict[int, str], credits: Credits | None = None
+        self,
+        rows: list[dict[str, Any]],
+        genre_names: dict[int, str],
+        records: list[MovieRecord] | None = None,
+        credits: Credits | None = None,
     ) -> None:
         credits = credits or Credits({}, {}, {})
         self.ids = np.array([row["id"] for row in rows], dtype=np.int64)
+        # Each row's movie as the API shows it: a recommendation needs no catalog query.
+        self.records = records or [
+            MovieRecord.from_dict({"id": row["id"], "title": row["title"]}) for row in rows
+        ]
         self.row_of = {int(movie_id): row for row, movie_id in enumerate(self.ids.tolist())}
         self.titles = [row["title"] for row in rows]
         self.genres = [frozenset(row["genre_ids"] or ()) for row in rows]
@@ -156,21 +167,17 @@ class CatalogIndex:
 
     @classmethod
     def from_database(cls) -> CatalogIndex:
-        rows = list(
-            Movie.objects.order_by("id").values(
-                "id",
-                "title",
-                "genre_ids",
-                "keywords",
-                "original_language",
-                "release_date",
-                "vote_average",
-                "vote_count",
-                "popularity",
-                "adult",
-            )
+        movies = list(Movie.objects.order_by("id").only(*LIST_COLUMNS, "keywords"))
+        rows = [
+            {"keywords": movie.keywords, **{column: getattr(movie, column) for column in LIST_COLUMNS}}
+            for movie in movies
+        ]
+        return cls(
+            rows,
+            dict(Genre.objects.values_list("id", "name")),
+            [movie.to_record() for movie in movies],
+            Credits.from_database(),
         )
-        return cls(rows, dict(Genre.objects.values_list("id", "name")), Credits.from_database())
 
 
 @dataclass(frozen=True)
@@ -182,14 +189,16 @@ class Snapshot:
     # For each catalog row, the model column (or -1).
     columns: np.ndarray
     catalog_stamp: tuple[object, ...]
-    model_mtime: float | None
+    model_version: int | None
     # When the index was built (time.monotonic()), to pace rebuilds for edited films.
     built_at: float
+    # Our users' activity this week per catalog row, scaled to 0..1 (the trending prior).
+    trending: np.ndarray
 
     @property
     def version(self) -> str:
         """Changes when a new collaborative model is published (cached recommendations then expire)."""
-        return self.model.meta.get("trained_at", "") if self.model else "none"
+        return f"v{self.model_version}" if self.model is not None else "none"
 
     @classmethod
     def build(
@@ -197,8 +206,9 @@ class Snapshot:
         index: CatalogIndex,
         model: ItemItemModel | None,
         stamp: tuple[object, ...],
-        mtime: float | None,
+        model_version: int | None,
         built_at: float,
+        recent_activity: Mapping[int, float],
     ) -> Snapshot:
         columns = np.full(len(index), -1, dtype=np.int64)
         if model is not None:
@@ -206,14 +216,25 @@ class Snapshot:
                 column = model.index_of(movie_id)
                 if column is not None:
                     columns[row] = column
-        return cls(index, model, columns, stamp, mtime, built_at)
+        return cls(
+            index, model, columns, stamp, model_version, built_at, trending_scores(index, recent_activity)
+        )
+
+
+def trending_scores(index: CatalogIndex, recent_activity: Mapping[int, float]) -> np.ndarray:
+    """log(1 + interactions) per catalog row, scaled so the most active movie scores 1."""
+    activity = np.zeros(len(index), dtype=np.float32)
+    for movie_id, count in recent_activity.items():
+        row = index.row_of.get(movie_id)
+        if row is not None and count > 0:
+            activity[row] = math.log1p(count)
+    return activity / max(float(activity.max(initial=0.0)), 1e-6)
 
 
 class Recommender:
     """Process-wide models; reloads the catalog index and the collaborative model when they change."""
 
-    def __init__(self, model_path: Path) -> None:
-        self.model_path = model_path
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._snapshot: Snapshot | None = None
@@ -224,8 +245,12 @@ class Recommender:
         assert self._snapshot is not None
         return self._snapshot
 
+    def expire(self) -> None:
+        """The next ``snapshot()`` checks for changes instead of waiting out the minute."""
+        self._checked = 0.0
+
     def refresh(self, force: bool = False) -> None:
-        """Reloads what changed, at most once a minute (or now, with ``force``).
+        """Reloads what changed, at most once a minute (or now, with ``force``); re-reads trending.
 
         Films added or removed rebuild the index at the next check; edited films
         (an admin change, a re-import, TMDb refreshing what we store, which is
@@ -241,7 +266,7 @@ class Recommender:
             current = self._snapshot
             facts = Movie.objects.aggregate(n=Count("id"), newest=Max("id"), edited=Max("updated_at"))
             stamp = (facts["n"], facts["newest"], facts["edited"])
-            mtime = self.model_path.stat().st_mtime if self.model_path.exists() else None
+            version = publishing.latest_version()
             keep_index = current is not None and (
                 stamp == current.catalog_stamp
                 or (
@@ -250,18 +275,31 @@ class Recommender:
                     and now - current.built_at < EDIT_RELOAD_SECONDS
                 )
             )
-            if current is not None and keep_index and mtime == current.model_mtime:
+            recent = recent_interactions(TRENDING_DAYS)
+            if current is not None and keep_index and version == current.model_version:
+                self._snapshot = Snapshot(
+                    current.index,
+                    current.model,
+                    current.columns,
+                    current.catalog_stamp,
+                    current.model_version,
+                    current.built_at,
+                    trending_scores(current.index, recent),
+                )
                 return
-            model = current.model if current is not None and mtime == current.model_mtime else None
-            if model is None and mtime is not None:
-                model = ItemItemModel.load(self.model_path)
-                logger.info("recommender model loaded from %s", self.model_path)
+            model = current.model if current is not None and version == current.model_version else None
+            if model is None and version is not None:
+                model = publishing.load(version)
+                if model is None:
+                    version = None  # pruned between the two queries: the next check finds the newer one
+                else:
+                    logger.info("recommender model v%s loaded", version)
             if keep_index:
                 assert current is not None
                 index, stamp, built_at = current.index, current.catalog_stamp, current.built_at
             else:
                 index, built_at = CatalogIndex.from_database(), now
-            self._snapshot = Snapshot.build(index, model, stamp, mtime, built_at)
+            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent)
 
     # --- scoring -----------------------------------------------------------------------------
     def recommend(
@@ -269,11 +307,15 @@ class Recommender:
         interactions: list[Interaction],
         seen: set[int],
         prefs: dict[str, Any],
-        recent_activity: Counter[int],
         limit: int,
         snap: Snapshot | None = None,
+        recent_activity: Mapping[int, float] | None = None,
     ) -> list[Recommended]:
-        """Top ``limit`` movies with reasons for one user's interactions and preferences."""
+        """Top ``limit`` movies with reasons for one user's interactions and preferences.
+
+        The trending prior is the snapshot's unless ``recent_activity`` (interactions
+        per movie) is given, e.g. as of another moment.
+        """
         snap = snap or self.snapshot()
         index, model = snap.index, snap.model
         n = len(index)
@@ -301,32 +343,68 @@ class Recommender:
         else:
             components["content"] = np.zeros(n, dtype=np.float32)
         liked = set(prefs.get("favorite_genres", ()))
-        components["genre"] = np.array(
-            [len(genres & liked) / len(liked) if liked else 0.0 for genres in index.genres], dtype=np.float32
+        components["genre"] = (
+            np.array([len(genres & liked) / len(liked) for genres in index.genres], dtype=np.float32)
+            if liked
+            else np.zeros(n, dtype=np.float32)
         )
         components["popularity"] = index.popularity
         components["quality"] = index.quality
-        activity = np.zeros(n, dtype=np.float32)
-        for movie_id, count in recent_activity.items():
-            row = index.row_of.get(movie_id)
-            if row is not None:
-                activity[row] = math.log1p(count)
-        components["trending"] = activity / max(float(activity.max(initial=0.0)), 1e-6)
+        components["trending"] = (
+            snap.trending if recent_activity is None else trending_scores(index, recent_activity)
+        )
 
         total = sum(weights[name] * values for name, values in components.items())
         allowed = self._allowed(index, prefs, seen)
         total = np.where(allowed, total, -np.inf)
         picked = self._diverse_top(index, total, limit)
+        sources = {
+            "collab": self._because_you_liked(snap, picked, model_items, model_weights),
+            "content": self._similar_to(index, picked, positives),
+        }
         return [
             Recommended(
                 movie_id=int(index.ids[row]),
                 score=round(float(total[row]), 4),
-                reasons=self._reasons(
-                    snap, row, weights, components, positives, model_items, model_weights, liked
-                ),
+                reasons=self._reasons(index, row, weights, components, sources, liked),
             )
             for row in picked
         ]
+
+    @staticmethod
+    def _because_you_liked(
+        snap: Snapshot, picked: list[int], model_items: np.ndarray, model_weights: np.ndarray
+    ) -> dict[int, str]:
+        """Picked row -> the title of the user's film that contributed most to its collaborative score."""
+        index, model = snap.index, snap.model
+        if model is None or not picked:
+            return {}
+        columns = snap.columns[picked]
+        best = model.explain_best(model_items, model_weights, columns[columns >= 0])
+        titles: dict[int, str] = {}
+        for row, column in zip(picked, columns.tolist(), strict=True):
+            source_row = index.row_of.get(int(model.item_ids[best[column]])) if column in best else None
+            if source_row is not None:
+                titles[row] = index.titles[source_row]
+        return titles
+
+    @staticmethod
+    def _similar_to(index: CatalogIndex, picked: list[int], positives: list[Interaction]) -> dict[int, str]:
+        """Picked row -> its content reason: a director or actor it shares with films the user
+        liked, else the user's film most like it (one sparse product for all picks)."""
+        if not positives or not picked:
+            return {}
+        rows = [index.row_of[i.movie_id] for i in positives]
+        sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[picked].T).toarray())
+        best = sims.argmax(axis=0)
+        reasons: dict[int, str] = {}
+        for k, row in enumerate(picked):
+            people = Recommender._people_reason(index, row, positives)
+            if people:
+                reasons[row] = people
+            elif sims[best[k], k] > 0:
+                reasons[row] = f"Similar to {index.titles[rows[int(best[k])]]}"
+        return reasons
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
         """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
@@ -397,13 +475,11 @@ class Recommender:
 
     def _reasons(
         self,
-        snap: Snapshot,
+        index: CatalogIndex,
         row: int,
         weights: dict[str, float],
         components: dict[str, np.ndarray],
-        positives: list[Interaction],
-        model_items: np.ndarray,
-        model_weights: np.ndarray,
+        sources: dict[str, dict[int, str]],
         liked: set[int],
     ) -> tuple[str, ...]:
         contributions = sorted(
@@ -414,7 +490,7 @@ class Recommender:
         for amount, name in contributions:
             if amount <= 0.02 or len(reasons) == 3:
                 break
-            text = self._reason_text(snap, name, row, positives, model_items, model_weights, liked)
+            text = self._reason_text(index, name, row, sources, liked)
             if text and text not in reasons:
                 reasons.append(text)
         return tuple(reasons) or ("Popular right now",)
@@ -443,30 +519,12 @@ class Recommender:
 
     @staticmethod
     def _reason_text(
-        snap: Snapshot,
-        name: str,
-        row: int,
-        positives: list[Interaction],
-        model_items: np.ndarray,
-        model_weights: np.ndarray,
-        liked: set[int],
+        index: CatalogIndex, name: str, row: int, sources: dict[str, dict[int, str]], liked: set[int]
     ) -> str | None:
-        index, model = snap.index, snap.model
-        if name == "collab" and model is not None:
-            column = int(snap.columns[row])
-            top = model.explain(model_items, model_weights, column, limit=1) if column >= 0 else []
-            if top:
-                source_row = index.row_of.get(int(model.item_ids[top[0][0]]))
-                if source_row is not None:
-                    return f"Because you liked {index.titles[source_row]}"
-        if name == "content" and positives:
-            people = Recommender._people_reason(index, row, positives)
-            if people:
-                return people
-            rows = [index.row_of[i.movie_id] for i in positives]
-            sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[row].T).toarray()).ravel()
-            if sims.size and sims.max() > 0:
-                return f"Similar to {index.titles[rows[int(np.argmax(sims))]]}"
+        if name == "collab" and row in sources["collab"]:
+            return f"Because you liked {sources['collab'][row]}"
+        if name == "content" and row in sources["content"]:
+            return sources["content"][row]
         matching = sorted(index.genre_names.get(g, "") for g in index.genres[row] & liked)
         if name == "genre" and matching:
             return f"Matches your favorite genre: {matching[0]}"
@@ -487,9 +545,16 @@ def get_recommender() -> Recommender:
     """The process's recommender (models load on first use)."""
     global _recommender
     with _recommender_lock:
-        if _recommender is None or _recommender.model_path != Path(settings.RECOMMENDER_MODEL_PATH):
-            _recommender = Recommender(Path(settings.RECOMMENDER_MODEL_PATH))
+        if _recommender is None:
+            _recommender = Recommender()
     return _recommender
+
+
+def forget() -> None:
+    """Drops this process's models; the next use loads them afresh (tests)."""
+    global _recommender
+    with _recommender_lock:
+        _recommender = None
 
 
 def similar_ids(movie_id: int, limit: int) -> list[int]:
@@ -515,22 +580,33 @@ def interaction_weight(kind: str, score: float | None = None) -> float:
     return max(-1.0, min(1.0, (score - 3.0) / 1.5))
 
 
+# Read in this order, later kinds overriding: a favorite outranks a rating outranks a watchlist entry.
+USER_LISTS = ("WatchlistEntry", "Rating", "Favorite")
+
+
 def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
-    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched."""
-    model = apps.get_model
+    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched.
+
+    One round trip: the three lists as one UNION ALL, each row tagged with its list.
+    """
+    parts = []
+    for position, name in enumerate(USER_LISTS):
+        score = F("score") if name == "Rating" else Value(None, output_field=DecimalField())
+        parts.append(
+            apps.get_model("accounts", name)
+            .objects.filter(user_id=user_id)
+            .annotate(list_position=Value(position), list_score=score)
+            .values_list("list_position", "movie_id", "list_score")
+            .order_by()
+        )
+    rows = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: row[0])
     by_movie: dict[int, float] = {}
-    for movie_id in (
-        model("accounts", "WatchlistEntry").objects.filter(user_id=user_id).values_list("movie_id", flat=True)
-    ):
-        by_movie[movie_id] = interaction_weight("watchlist")
-    for movie_id, score in (
-        model("accounts", "Rating").objects.filter(user_id=user_id).values_list("movie_id", "score")
-    ):
-        by_movie[movie_id] = interaction_weight("rating", float(score))
-    for movie_id in (
-        model("accounts", "Favorite").objects.filter(user_id=user_id).values_list("movie_id", flat=True)
-    ):
-        by_movie[movie_id] = interaction_weight("favorite")
+    for position, movie_id, score in rows:
+        kind = USER_LISTS[position]
+        if kind == "Rating":
+            by_movie[movie_id] = interaction_weight("rating", float(score))
+        else:
+            by_movie[movie_id] = interaction_weight("favorite" if kind == "Favorite" else "watchlist")
     return [Interaction(movie_id, weight) for movie_id, weight in by_movie.items()], set(by_movie)
 
 
@@ -552,15 +628,20 @@ def user_preferences(user_id: int) -> dict[str, Any]:
 def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, MovieRecord]]:
     """The user's recommendations with their movies, cached for 2 hours (dropped when their lists change).
 
-    The movies come from the local catalog (the candidate pool) and are cached
-    with the list, so a warm answer costs one cache read and no catalog lookup.
+    The movies come from the snapshot of the local catalog (the candidate pool,
+    re-read as films are added or edited) and are cached with the list, so
+    neither a cold nor a warm answer needs a catalog lookup.
     """
     # One snapshot for the whole call: its model both scores and labels the result.
     snap = get_recommender().snapshot()
     # Read the generation before the user's data: a change after this point bumps it.
     key = cache_policy.recommendations_key(user_id, cache_policy.recommendations_generation(user_id))
     cached = cache.get(key)
-    if cached and cached.get("version") == snap.version:
+    if (
+        cached
+        and cached.get("version") == snap.version
+        and (len(cached["items"]) >= limit or cached.get("exhausted"))
+    ):
         metrics.cache_hit("recommendations")
         return [
             (Recommended(item[0], item[1], tuple(item[2])), MovieRecord.from_dict(item[3]))
@@ -568,21 +649,17 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
         ]
     metrics.cache_miss("recommendations")
     interactions, seen = user_interactions(user_id)
-    items = get_recommender().recommend(
-        interactions,
-        seen,
-        user_preferences(user_id),
-        recent_interactions(TRENDING_DAYS),
-        MAX_RECOMMENDATIONS,
-        snap,
-    )
-    rows = Movie.objects.only(*LIST_COLUMNS).in_bulk([item.movie_id for item in items])
-    found = [(item, rows[item.movie_id].to_record()) for item in items if item.movie_id in rows]
+    # At least a page's worth, so the usual limits share one cached list; more only when asked.
+    wanted = max(limit, MIN_COMPUTED)
+    items = get_recommender().recommend(interactions, seen, user_preferences(user_id), wanted, snap)
+    found = [(item, snap.index.records[snap.index.row_of[item.movie_id]]) for item in items]
     cache.set(
         key,
         {
             "version": snap.version,
             "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
+            # Fewer than wanted: nothing else passes the filters, so a larger limit gets no more.
+            "exhausted": len(found) < wanted,
         },
         timeout=cache_policy.TTL["recommendations"],
     )

@@ -1,22 +1,25 @@
 """Training the served collaborative model from all users' interactions, and publishing it.
 
-The one production path from our tables to the model file that serving
-processes load (``movies.recommender.serving``); the management command and
-any scheduler call ``train_and_publish``.
+The one production path from our tables to the published versions that
+serving processes load (``movies.recommender.serving``); the management
+command and the ``movies.retrain_recommender`` task call ``train_and_publish``,
+the task only when ``retraining_due`` says enough changed.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import date, timedelta
 
 import numpy as np
 import scipy.sparse as sp
 from django.apps import apps
+from django.utils import timezone
 from tqdm import tqdm
 
+from movies.catalog import activity
+from movies.recommender import publishing
 from movies.recommender.ease import DEFAULT_NEIGHBORS, EaseConfig
 from movies.recommender.serving import interaction_weight
 
@@ -33,7 +36,7 @@ class NothingToTrain(Exception):
 
 @dataclass(frozen=True)
 class TrainingResult:
-    path: Path
+    version: int
     users: int
     movies: int
     interactions: int
@@ -76,23 +79,59 @@ def interaction_matrix(progress: bool = False) -> tuple[sp.csr_matrix, np.ndarra
 
 
 def train_and_publish(
-    path: Path,
     config: EaseConfig = PRODUCTION_CONFIG,
     neighbors: int = DEFAULT_NEIGHBORS,
     progress: bool = False,
 ) -> TrainingResult:
-    """Trains on every interaction and publishes the model at ``path`` atomically.
+    """Trains on every interaction and publishes the model as the newest version.
 
     Raises ``NothingToTrain`` when there are no positive interactions.
     """
     started = time.perf_counter()
+    # Read before the interactions, so what arrives while training counts towards the next one.
+    today = activity.day_of(timezone.now())
+    baseline = {"day": today.isoformat(), "total": activity.total_since(today)}
     matrix, movie_ids = interaction_matrix(progress)
     if matrix.nnz == 0:
         raise NothingToTrain("No interactions yet: nothing to train on")
     model = config.train(matrix, movie_ids, n_neighbors=min(neighbors, len(movie_ids)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write aside, then rename: a serving process never reads a half-written file.
-    partial = path.with_name(path.name + ".partial")
-    model.save(partial)
-    os.replace(partial, path)
-    return TrainingResult(path, matrix.shape[0], matrix.shape[1], matrix.nnz, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    meta = {
+        **model.meta,
+        "users": matrix.shape[0],
+        "movies": matrix.shape[1],
+        "interactions": int(matrix.nnz),
+        "seconds": round(seconds, 3),
+        "activity_baseline": baseline,
+    }
+    version = publishing.publish(model, meta)
+    return TrainingResult(version, matrix.shape[0], matrix.shape[1], matrix.nnz, seconds)
+
+
+def new_interactions_since_last_model() -> int | None:
+    """Interactions counted since the newest model was trained (None when there is no model)."""
+    latest = publishing.latest()
+    if latest is None:
+        return None
+    baseline = latest.meta.get("activity_baseline") or {}
+    if "day" not in baseline:
+        return activity.total_since(activity.day_of(latest.created_at))
+    day = date.fromisoformat(baseline["day"])
+    return activity.total_since(day) - int(baseline.get("total", 0))
+
+
+def retraining_due(min_new: int, max_age: timedelta) -> str | None:
+    """Why the model should be retrained now, or None.
+
+    Due when there is no model yet, when ``min_new`` interactions arrived
+    since the last one, or when it is older than ``max_age`` and anything changed.
+    """
+    new = new_interactions_since_last_model()
+    if new is None:
+        return "no model yet"
+    if new >= min_new:
+        return f"{new} new interactions"
+    latest = publishing.latest()
+    if new > 0 and latest is not None and timezone.now() - latest.created_at >= max_age:
+        return f"model older than {max_age}"
+    return None

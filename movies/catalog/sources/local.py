@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, Coalesce, Ln
 from django.utils import timezone
 
 from movies.catalog import fuzzy
-from movies.catalog.activity import recent_interactions
+from movies.catalog.activity import active_movies, recent_interactions
 from movies.catalog.sources.base import MovieEntry, PersonEntry
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie, Person
 from movies.records import (
@@ -208,23 +208,25 @@ class LocalCatalogSource:
 
     @staticmethod
     def _trending_order(days: int) -> list[int]:
-        """Ids by TMDb popularity blended with our users' interactions in the window."""
+        """Ids by TMDb popularity blended with our users' interactions in the window (the day counts)."""
         recent = recent_interactions(days)
-        candidates = dict(
+        # The most popular films and every film with activity in the window, in one query:
+        # subqueries rather than a list of ids, whose length would grow with the activity.
+        popular = (
             Movie.objects.filter(adult=False)
             .order_by(*SORTS["popularity_desc"])
-            .values_list("id", "popularity")[:TRENDING_CANDIDATES]
+            .values("id")[:TRENDING_CANDIDATES]
         )
-        missing = [movie_id for movie_id in recent if movie_id not in candidates]
-        if missing:
-            candidates.update(
-                Movie.objects.filter(id__in=missing, adult=False).values_list("id", "popularity")
-            )
+        candidates = dict(
+            Movie.objects.filter(adult=False)
+            .filter(Q(id__in=popular) | Q(id__in=active_movies(days)))
+            .values_list("id", "popularity")
+        )
         top = max((p or 0.0 for p in candidates.values()), default=0.0) or 1.0
 
         def score(movie_id: int) -> float:
             return (candidates[movie_id] or 0.0) / top + TRENDING_INTERACTION_WEIGHT * math.log1p(
-                recent[movie_id]
+                recent.get(movie_id, 0.0)
             )
 
         return sorted(candidates, key=lambda movie_id: (-score(movie_id), movie_id))

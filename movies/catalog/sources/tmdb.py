@@ -2,7 +2,9 @@
 
 Every movie TMDb returns is upserted into the local Movie table, so users'
 lists and the recommender keep working when TMDb is down, and a movie TMDb
-cannot return right now is answered from that copy.
+cannot return right now is answered from that copy. The writes happen in the
+background (the ``movies.store_movies`` task): a request answers from what it
+fetched and only queues them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 
 from django.db import DatabaseError
 
+from backend.celery import enqueue
 from movies import metrics
 from movies.catalog import locale
 from movies.catalog.sources.base import MovieEntry, PersonEntry
@@ -33,12 +36,40 @@ from movies.tmdb import TmdbClient, TmdbPartialFailure
 logger = logging.getLogger(__name__)
 
 
-def _keep(entries: Sequence[tuple[MovieRecord, MovieDetails | None]]) -> None:
+def store_now(entries: Sequence[MovieEntry]) -> None:
     """Stores what TMDb returned; a failed write only costs the local copy, never the answer."""
     try:
         upsert_movies(entries)
     except DatabaseError:
         logger.exception("could not store %d TMDb movies locally", len(entries))
+
+
+def store_genres_now(genres: Sequence[GenreRecord]) -> None:
+    """Stores TMDb's genres; a failed write only costs the local copy."""
+    try:
+        upsert_genres(genres)
+    except DatabaseError:
+        logger.exception("could not store TMDb genres locally")
+
+
+def encode_entries(entries: Sequence[MovieEntry]) -> list[list[dict[str, object] | None]]:
+    """Movies as a task's JSON arguments."""
+    return [[record.to_dict(), details.to_dict() if details else None] for record, details in entries]
+
+
+def decode_entries(payload: Sequence[Sequence[dict[str, object] | None]]) -> list[MovieEntry]:
+    """The inverse of ``encode_entries``."""
+    return [
+        (MovieRecord.from_dict(record), MovieDetails.from_dict(details) if details else None)
+        for record, details in payload
+        if record is not None
+    ]
+
+
+def _keep(entries: Sequence[MovieEntry]) -> None:
+    """Queues the write of what TMDb returned (done here if the broker cannot take it)."""
+    if entries:
+        enqueue("movies.store_movies", encode_entries(entries), fallback=lambda: store_now(entries))
 
 
 def _keep_page(page: PageRecord) -> PageRecord:
@@ -62,10 +93,11 @@ class TmdbSource:
 
     def genres(self) -> list[GenreRecord]:
         genres = self.client.genres()
-        try:
-            upsert_genres(genres)
-        except DatabaseError:
-            logger.exception("could not store TMDb genres locally")
+        enqueue(
+            "movies.store_genres",
+            [genre.to_dict() for genre in genres],
+            fallback=lambda: store_genres_now(genres),
+        )
         return genres
 
     def movie_list(self, kind: ListKind, page: int) -> PageRecord:

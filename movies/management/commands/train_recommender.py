@@ -1,15 +1,14 @@
-"""Trains the collaborative model on all users' interactions and publishes it atomically.
+"""Trains the collaborative model on all users' interactions and publishes it as the newest version.
 
-Serving processes pick up the new file within a minute, without a restart.
+Serving processes pick up the new version within a minute, without a restart.
+The ``movies.retrain_recommender`` task does the same on a schedule.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from movies.recommender.ease import DEFAULT_NEIGHBORS
@@ -24,18 +23,16 @@ class Command(BaseCommand):
             "--lambda", dest="lam", type=float, default=PRODUCTION_CONFIG.lam_relative, help="relative lambda"
         )
         parser.add_argument("--neighbors", type=int, default=DEFAULT_NEIGHBORS)
-        parser.add_argument("--output", type=Path, default=None, help="default: RECOMMENDER_MODEL_PATH")
 
-    def handle(self, *args: Any, lam: float, neighbors: int, output: Path | None, **options: Any) -> None:
-        path = Path(output or settings.RECOMMENDER_MODEL_PATH)
+    def handle(self, *args: Any, lam: float, neighbors: int, **options: Any) -> None:
         config = dataclasses.replace(PRODUCTION_CONFIG, lam_relative=lam)
         try:
-            result = train_and_publish(path, config, neighbors, progress=options["verbosity"] > 0)
+            result = train_and_publish(config, neighbors, progress=options["verbosity"] > 0)
         except NothingToTrain as error:
             raise CommandError(f"{error} (recommendations use content and priors).") from error
         self.stdout.write(
             self.style.SUCCESS(
                 f"Trained on {result.users} users, {result.movies} movies, {result.interactions} interactions "
-                f"in {result.seconds:.2f}s; wrote {result.path}"
+                f"in {result.seconds:.2f}s; published version {result.version}"
             )
         )
