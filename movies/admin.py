@@ -1,6 +1,7 @@
 """Django admin for the local catalog."""
 
 from django.contrib import admin
+from django.db import models
 
 from movies.models import Company, Credit, Genre, Movie, Person
 
@@ -26,6 +27,8 @@ class MovieAdmin(admin.ModelAdmin):
     filter_horizontal = ("genres",)
     raw_id_fields = ("companies",)
     inlines = (CreditInline,)
+    # Django 6 makes https the default scheme for typed-in URLs; say so now rather than warn.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Person)
