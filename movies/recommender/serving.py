@@ -14,7 +14,7 @@ Hybrid scoring over the local catalog (the candidate pool):
   this week (the per-day counts, re-read with the model check, so a request
   never reads interactions); seen movies removed; a greedy diversity pass.
 
-Each recommendation's reasons are its largest score components, worded.
+Each recommendation's reasons are its largest score components, worded (``reasons``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from movies import metrics
 from movies.catalog import cache_policy
 from movies.catalog.activity import recent_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
-from movies.recommender import publishing
+from movies.recommender import publishing, reasons
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
@@ -359,52 +359,19 @@ class Recommender:
         total = np.where(allowed, total, -np.inf)
         picked = self._diverse_top(index, total, limit)
         sources = {
-            "collab": self._because_you_liked(snap, picked, model_items, model_weights),
-            "content": self._similar_to(index, picked, positives),
+            "collab": reasons.because_you_liked(
+                index, model, snap.columns, picked, model_items, model_weights
+            ),
+            "content": reasons.similar_to(index, picked, [i.movie_id for i in positives]),
         }
         return [
             Recommended(
                 movie_id=int(index.ids[row]),
                 score=round(float(total[row]), 4),
-                reasons=self._reasons(index, row, weights, components, sources, liked),
+                reasons=reasons.reasons_for(index, row, weights, components, sources, liked),
             )
             for row in picked
         ]
-
-    @staticmethod
-    def _because_you_liked(
-        snap: Snapshot, picked: list[int], model_items: np.ndarray, model_weights: np.ndarray
-    ) -> dict[int, str]:
-        """Picked row -> the title of the user's film that contributed most to its collaborative score."""
-        index, model = snap.index, snap.model
-        if model is None or not picked:
-            return {}
-        columns = snap.columns[picked]
-        best = model.explain_best(model_items, model_weights, columns[columns >= 0])
-        titles: dict[int, str] = {}
-        for row, column in zip(picked, columns.tolist(), strict=True):
-            source_row = index.row_of.get(int(model.item_ids[best[column]])) if column in best else None
-            if source_row is not None:
-                titles[row] = index.titles[source_row]
-        return titles
-
-    @staticmethod
-    def _similar_to(index: CatalogIndex, picked: list[int], positives: list[Interaction]) -> dict[int, str]:
-        """Picked row -> its content reason: a director or actor it shares with films the user
-        liked, else the user's film most like it (one sparse product for all picks)."""
-        if not positives or not picked:
-            return {}
-        rows = [index.row_of[i.movie_id] for i in positives]
-        sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[picked].T).toarray())
-        best = sims.argmax(axis=0)
-        reasons: dict[int, str] = {}
-        for k, row in enumerate(picked):
-            people = Recommender._people_reason(index, row, positives)
-            if people:
-                reasons[row] = people
-            elif sims[best[k], k] > 0:
-                reasons[row] = f"Similar to {index.titles[rows[int(best[k])]]}"
-        return reasons
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
         """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
@@ -472,69 +439,6 @@ class Recommender:
             available[best] = False
             max_sim = np.maximum(max_sim, similarity[best])
         return chosen
-
-    def _reasons(
-        self,
-        index: CatalogIndex,
-        row: int,
-        weights: dict[str, float],
-        components: dict[str, np.ndarray],
-        sources: dict[str, dict[int, str]],
-        liked: set[int],
-    ) -> tuple[str, ...]:
-        contributions = sorted(
-            ((weights[name] * float(values[row]), name) for name, values in components.items()),
-            reverse=True,
-        )
-        reasons: list[str] = []
-        for amount, name in contributions:
-            if amount <= 0.02 or len(reasons) == 3:
-                break
-            text = self._reason_text(index, name, row, sources, liked)
-            if text and text not in reasons:
-                reasons.append(text)
-        return tuple(reasons) or ("Popular right now",)
-
-    @staticmethod
-    def _people_reason(index: CatalogIndex, row: int, positives: list[Interaction]) -> str | None:
-        """'Directed by X, whose films you liked' (or a shared actor), only when that is true."""
-        liked = [index.row_of[i.movie_id] for i in positives]
-        wordings = (
-            (
-                index.directors,
-                "Directed by {name}, whose films you liked",
-                "Directed by {name}, who directed {title}",
-            ),
-            (index.cast, "Starring {name}, from films you liked", "Starring {name}, who is in {title}"),
-        )
-        for people, several, one in wordings:
-            for person_id in people[row]:
-                films = [other for other in liked if person_id in people[other]]
-                if films:
-                    name = index.person_names[person_id]
-                    return (several if len(films) > 1 else one).format(
-                        name=name, title=index.titles[films[0]]
-                    )
-        return None
-
-    @staticmethod
-    def _reason_text(
-        index: CatalogIndex, name: str, row: int, sources: dict[str, dict[int, str]], liked: set[int]
-    ) -> str | None:
-        if name == "collab" and row in sources["collab"]:
-            return f"Because you liked {sources['collab'][row]}"
-        if name == "content" and row in sources["content"]:
-            return sources["content"][row]
-        matching = sorted(index.genre_names.get(g, "") for g in index.genres[row] & liked)
-        if name == "genre" and matching:
-            return f"Matches your favorite genre: {matching[0]}"
-        if name == "popularity":
-            return f"Popular in {matching[0]}, a genre you like" if matching else "Popular right now"
-        if name == "quality":
-            return f"Highly rated: {index.vote_average[row]:.1f}/10"
-        if name == "trending":
-            return "Trending this week"
-        return None
 
 
 _recommender: Recommender | None = None
