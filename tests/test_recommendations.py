@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -367,3 +368,13 @@ def test_models_can_live_in_a_storage_backend(settings: Any, tmp_path: Any) -> N
     assert list(RecommenderModel.objects.values_list("pk", flat=True)) == versions[:0:-1]
     assert len(list((tmp_path / "recommender").iterdir())) == 2
     assert publishing.load(versions[0]) is None
+
+
+def test_scores_are_the_final_ranking_scores_in_list_order(gql: GraphQL, token: str) -> None:
+    # Two Batman films liked: the diversity pass moves many like them down the list.
+    gql(
+        "mutation { a: addFavorite(movieId: 155) { id } b: addFavorite(movieId: 272) { id } }", token=token
+    ).ok()
+    scores = [rec["score"] for rec in recommend(gql, token, 40)]
+    assert len(scores) == 40
+    assert all(earlier >= later for earlier, later in pairwise(scores))
