@@ -36,7 +36,7 @@ from movies import metrics
 from movies.catalog import cache_policy
 from movies.catalog.activity import recent_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
-from movies.recommender import publishing, reasons
+from movies.recommender import feedback, publishing, reasons
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
@@ -77,6 +77,8 @@ TRENDING_DAYS = 7
 class Interaction:
     movie_id: int
     weight: float
+    # "Not interested": a negative signal of its own (``feedback``), whatever the weight.
+    dismissed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +357,10 @@ class Recommender:
         )
 
         total = sum(weights[name] * values for name, values in components.items())
+        dismissed = [
+            index.row_of[i.movie_id] for i in interactions if i.dismissed and i.movie_id in index.row_of
+        ]
+        total = total - feedback.dismissal_penalty(index.content, model, snap.columns, dismissed)
         allowed = self._allowed(index, prefs, seen)
         total = np.where(allowed, total, -np.inf)
         picked = self._diverse_top(index, total, limit)
@@ -474,24 +480,30 @@ def interaction_weight(kind: str, score: float | None = None) -> float:
 
     Favorites are the strongest positive; a rating counts by how far it is
     above the middle of the scale (4.5 to 5 as strong as a favorite, 3 or
-    below not a positive); a watchlist entry is intent, not taste, so weaker.
+    below not a positive); a watchlist entry is intent, not taste, so weaker;
+    a dismissal ("not interested") is as strong a negative as a favorite is a positive.
     """
     if kind == "favorite":
         return 1.0
+    if kind == "dismissal":
+        return -1.0
     if kind == "watchlist":
         return 0.4
     assert score is not None
     return max(-1.0, min(1.0, (score - 3.0) / 1.5))
 
 
-# Read in this order, later kinds overriding: a favorite outranks a rating outranks a watchlist entry.
-USER_LISTS = ("WatchlistEntry", "Rating", "Favorite")
+# Read in this order, later kinds overriding: a dismissal outranks a favorite outranks a rating
+# outranks a watchlist entry ("not interested" is the user's latest word on a recommendation).
+USER_LISTS = ("WatchlistEntry", "Rating", "Favorite", "Dismissal")
+WEIGHT_KINDS = {"WatchlistEntry": "watchlist", "Favorite": "favorite", "Dismissal": "dismissal"}
 
 
 def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
-    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched.
+    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched
+    (dismissed ones too, so they are never recommended).
 
-    One round trip: the three lists as one UNION ALL, each row tagged with its list.
+    One round trip: the four lists as one UNION ALL, each row tagged with its list.
     """
     parts = []
     for position, name in enumerate(USER_LISTS):
@@ -504,14 +516,15 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
             .order_by()
         )
     rows = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: row[0])
-    by_movie: dict[int, float] = {}
+    by_movie: dict[int, Interaction] = {}
     for position, movie_id, score in rows:
         kind = USER_LISTS[position]
         if kind == "Rating":
-            by_movie[movie_id] = interaction_weight("rating", float(score))
+            weight = interaction_weight("rating", float(score))
         else:
-            by_movie[movie_id] = interaction_weight("favorite" if kind == "Favorite" else "watchlist")
-    return [Interaction(movie_id, weight) for movie_id, weight in by_movie.items()], set(by_movie)
+            weight = interaction_weight(WEIGHT_KINDS[kind])
+        by_movie[movie_id] = Interaction(movie_id, weight, dismissed=kind == "Dismissal")
+    return list(by_movie.values()), set(by_movie)
 
 
 def user_preferences(user_id: int) -> dict[str, Any]:
