@@ -678,3 +678,92 @@ def test_tmdb_content_reads_credits_beside_the_movies_csv(tmp_path: Path) -> Non
     assert (item.directors, item.cast, item.year) == ([525], [3894, 1810], 2008)
     (without,) = load_tmdb_content(movies, with_credits=False)
     assert (without.directors, without.cast) == ([], [])
+
+
+def test_time_ordered_split_holds_out_each_users_latest_fifth() -> None:
+    from movies.recommender.offline.split import time_ordered_split
+
+    # User 1: ten rows in shuffled time order; user 2: two rows (round(0.4) = 0: all train).
+    users = np.array([1] * 10 + [2, 2])
+    stamps = np.array([5, 3, 9, 1, 7, 2, 8, 4, 6, 10, 2, 1])
+    train, test = time_ordered_split(users, stamps, 0.2)
+    assert sorted(stamps[test].tolist()) == [9, 10]
+    assert set(users[test].tolist()) == {1}
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(12))
+    # Ties in time: the later row in the input counts as later.
+    train, test = time_ordered_split(np.array([1, 1, 1, 1, 1]), np.array([1, 1, 1, 1, 1]), 0.2)
+    assert test.tolist() == [4]
+    with pytest.raises(ValueError, match="test_fraction"):
+        time_ordered_split(users, stamps, 1.0)
+    with pytest.raises(ValueError, match="same length"):
+        time_ordered_split(users, stamps[:3])
+
+
+def _write_ml100k_items(folder: Path) -> Path:
+    """u.data with times and u.item with genre flags (Action for items 1-2, Romance for 3)."""
+    folder.mkdir()
+    day = 86400
+    rows = [
+        (1, 1, 5, 10 * day),
+        (1, 2, 4, 11 * day),
+        (1, 3, 2, 12 * day),
+        (2, 1, 3, 20 * day),
+        (2, 3, 5, 21 * day),
+    ]
+    (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows), encoding="utf-8")
+    flags = {1: 1, 2: 1, 3: 14}  # position of Action and Romance in u.item's 19 flags
+    lines = []
+    for item, title in ((1, "Heat (1995)"), (2, "Speed (1994)"), (3, "Casablanca (1942)")):
+        genre = ["0"] * 19
+        genre[flags[item]] = "1"
+        year = title[-5:-1]
+        lines.append(f"{item}|{title}|01-Jan-{year}||http://example.com|" + "|".join(genre))
+    (folder / "u.item").write_text("\n".join(lines) + "\n", encoding="latin-1")
+    return folder
+
+
+@pytest.mark.django_db
+def test_movielens_loads_into_the_models_with_its_own_times(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from accounts.models import Favorite, Preferences, Rating, User
+    from movies.catalog.activity import recent_interactions
+    from movies.models import Genre, Movie, MovieActivity
+    from movies.recommender.offline import served
+
+    folder = _write_ml100k_items(tmp_path / "ml-100k")
+    ratings = served.dataset_ratings("ml-100k", folder)
+    loaded = served.load_into_models("ml-100k", ratings, folder)
+    assert (loaded.ratings, loaded.favorites, sorted(loaded.account_of)) == (5, 2, [1, 2])
+    assert sorted(Movie.objects.values_list("id", "title")) == [(1, "Heat"), (2, "Speed"), (3, "Casablanca")]
+    heat = Movie.objects.get(id=1)
+    # Statistics from the loaded ratings: two ratings (5 and 3), average 4 stars = 8/10.
+    assert (heat.vote_count, heat.vote_average, heat.release_date) == (2, 8.0, date(1995, 1, 1))
+    assert Genre.objects.get(id=heat.genre_ids[0]).name == "Action"
+    first = User.objects.get(id=loaded.account_of[1])
+    assert first.username == "movielens-1"
+    assert not first.has_usable_password()
+    rating = Rating.objects.get(user=first, movie_id=1)
+    assert rating.created_at == rating.updated_at == datetime(1970, 1, 11, tzinfo=UTC)
+    assert sorted(Favorite.objects.values_list("user_id", "movie_id")) == [
+        (loaded.account_of[1], 1),
+        (loaded.account_of[2], 3),
+    ]
+    # Favorite genres: the most frequent among the user's positives (rated 4 or more).
+    prefs = Preferences.objects.get(user=first)
+    assert [genre.name for genre in prefs.favorite_genres.all()] == ["Action"]
+    # The activity counts are on the interactions' own days, not on the day of the load.
+    assert set(MovieActivity.objects.values_list("day", flat=True)) == {
+        date(1970, 1, 11),
+        date(1970, 1, 12),
+        date(1970, 1, 13),
+        date(1970, 1, 21),
+        date(1970, 1, 22),
+    }
+    assert recent_interactions(7) == {}
+    assert recent_interactions(2, datetime(1970, 1, 22, 12, tzinfo=UTC)) == {1: 1.0, 3: 2.0}
+    # Loading again replaces the accounts instead of adding to them.
+    again = served.load_into_models("ml-100k", ratings.subset(np.array([0, 1])), folder)
+    assert User.objects.filter(username__startswith="movielens-").count() == 1
+    assert Rating.objects.count() == 2
+    assert again.account_of[1] != loaded.account_of[1]
