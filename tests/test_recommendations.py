@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import pairwise
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Favorite, User
 from movies.models import Movie, RecommenderModel
+from movies.recommender import serving
 from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
@@ -226,7 +228,7 @@ def test_edited_films_reach_the_recommender(settings: Any) -> None:
 
 # --- costs that stay flat as history grows -----------------------------------------------------
 
-INTERACTION_TABLES = ("accounts_favorite", "accounts_rating", "accounts_watchlistentry")
+INTERACTION_TABLES = ("accounts_favorite", "accounts_rating", "accounts_watchlistentry", "accounts_dismissal")
 
 
 def _reads_of_interactions(queries: CaptureQueriesContext) -> list[str]:
@@ -378,3 +380,82 @@ def test_scores_are_the_final_ranking_scores_in_list_order(gql: GraphQL, token: 
     scores = [rec["score"] for rec in recommend(gql, token, 40)]
     assert len(scores) == 40
     assert all(earlier >= later for earlier, later in pairwise(scores))
+
+
+# --- "not interested" ------------------------------------------------------------------------
+
+DISMISS = "mutation($id: Int!) { dismissRecommendation(movieId: $id) }"
+UNDO = "mutation($id: Int!) { undoDismissRecommendation(movieId: $id) }"
+
+
+def _ids(recs: list[dict[str, Any]]) -> list[int]:
+    return [rec["movie"]["id"] for rec in recs]
+
+
+def test_a_dismissed_film_is_never_recommended_again_until_taken_back(gql: GraphQL, token: str) -> None:
+    from accounts.models import Dismissal
+
+    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()
+    before = _ids(recommend(gql, token))  # cached: the dismissal must drop it
+    target = before[0]
+    assert gql(DISMISS, {"id": target}, token=token).ok() == {"dismissRecommendation": True}
+    assert gql(DISMISS, {"id": target}, token=token).ok() == {"dismissRecommendation": True}
+    assert Dismissal.objects.filter(user__username="viewer", movie_id=target).count() == 1
+    assert target not in _ids(recommend(gql, token, 100))
+    assert gql(UNDO, {"id": target}, token=token).ok() == {"undoDismissRecommendation": True}
+    assert gql(UNDO, {"id": target}, token=token).ok() == {"undoDismissRecommendation": False}
+    assert _ids(recommend(gql, token)) == before
+
+
+def test_dismissal_errors_are_coded(gql: GraphQL, token: str) -> None:
+    assert gql(DISMISS, {"id": 155}).codes == ["UNAUTHENTICATED"]
+    assert gql(UNDO, {"id": 155}).codes == ["UNAUTHENTICATED"]
+    unknown = gql(DISMISS, {"id": 999_999_999}, token=token)
+    assert unknown.codes == ["NOT_FOUND"]
+    assert unknown.errors[0]["extensions"]["movieId"] == 999_999_999
+    # Like the other removals: nothing to take back, whatever the id.
+    assert gql(UNDO, {"id": 999_999_999}, token=token).ok() == {"undoDismissRecommendation": False}
+
+
+def test_a_dismissal_lowers_films_like_it(gql: GraphQL, token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the diversity pass: a score is then the blend's, which no other pick moves
+    # (with it, Batman Begins pays for its likeness to The Dark Knight Rises until that goes).
+    monkeypatch.setattr(serving, "BLEND", dataclasses.replace(serving.BLEND, diversity=0.0))
+    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()  # The Dark Knight
+    before = {rec["movie"]["id"]: rec["score"] for rec in recommend(gql, token, 100)}
+    assert {49026, 272} <= set(before)  # The Dark Knight Rises, Batman Begins
+    gql(DISMISS, {"id": 49026}, token=token).ok()
+    after = {rec["movie"]["id"]: rec["score"] for rec in recommend(gql, token, 100)}
+    assert 49026 not in after
+    assert after.get(272, float("-inf")) < before[272]
+
+
+def test_a_dismissed_film_is_never_a_reason(gql: GraphQL, token: str) -> None:
+    gql(
+        "mutation { a: addFavorite(movieId: 155) { id } b: addFavorite(movieId: 27205) { id } }", token=token
+    ).ok()
+    assert any("The Dark Knight" in r for rec in recommend(gql, token, 50) for r in rec["reasons"])
+    gql(DISMISS, {"id": 155}, token=token).ok()  # "not interested" outranks the favorite
+    reasons = [r for rec in recommend(gql, token, 50) for r in rec["reasons"]]
+    assert reasons
+    assert not [r for r in reasons if r.endswith("The Dark Knight")], reasons
+
+
+def test_dismissals_cost_the_same_queries_however_many(gql: GraphQL, token: str) -> None:
+    films = _ids(recommend(gql, token, 12))
+
+    def dismiss_cost(movie_id: int) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            gql(DISMISS, {"id": movie_id}, token=token).ok()
+        return len(queries)
+
+    def recommend_cost() -> int:
+        clear_caches()
+        with CaptureQueriesContext(connection) as queries:
+            recommend(gql, token, 20)
+        return len(queries)
+
+    first = dismiss_cost(films[0])
+    with_one = recommend_cost()
+    assert [dismiss_cost(movie_id) for movie_id in films[1:]] == [first] * 11
+    assert recommend_cost() == with_one

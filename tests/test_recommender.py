@@ -219,6 +219,30 @@ def test_content_score_profile_and_round_trip(tmp_path: Path, catalogue: list[Co
     assert loaded.similar(1, k=1) == model.similar(1, k=1)
 
 
+# --- feedback ---------------------------------------------------------------------------------
+def test_dismissal_penalty_falls_on_films_like_the_dismissed_one(catalogue: list[ContentItem]) -> None:
+    from movies.recommender.feedback import (
+        DISMISSED_COLLAB_PENALTY,
+        DISMISSED_CONTENT_PENALTY,
+        dismissal_penalty,
+    )
+
+    content = ContentModel.build(catalogue)
+    no_model = np.full(5, -1, dtype=np.int64)
+    assert not dismissal_penalty(content, None, no_model, []).any()
+    alone = dismissal_penalty(content, None, no_model, [0])  # dismissed the 1979 space film
+    assert alone[1] > alone[3] >= 0  # its space sibling drops most; the romance hardly
+    assert alone.max() <= DISMISSED_CONTENT_PENALTY + 1e-6
+    # Rows 2 and 4 always co-occur in the model: dismissing one costs the other the collaborative part.
+    cooccurring = sp.csr_matrix(np.array([[0, 1, 1], [0, 1, 1], [1, 0, 0]], dtype=np.float32))
+    model = ItemItemModel.train(cooccurring, np.array([1, 3, 5]), lam=0.5, n_neighbors=2)
+    columns = np.array([0, -1, 1, -1, 2], dtype=np.int64)
+    both = dismissal_penalty(content, model, columns, [2])
+    content_only = dismissal_penalty(content, None, columns, [2])
+    assert both[4] - content_only[4] == pytest.approx(DISMISSED_COLLAB_PENALTY)
+    assert both[0] == pytest.approx(content_only[0])
+
+
 # --- MovieLens 100K end to end ----------------------------------------------------------------
 @pytest.mark.movielens
 def test_ml100k_end_to_end() -> None:

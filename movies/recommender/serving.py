@@ -40,7 +40,7 @@ from movies import metrics
 from movies.catalog import cache_policy
 from movies.catalog.activity import COLUMN_OF, recent_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
-from movies.recommender import publishing, reasons
+from movies.recommender import feedback, publishing, reasons
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
@@ -136,6 +136,8 @@ class Interaction:
     weight: float
     # When it happened (Unix seconds), for the recency weighting; None when unknown.
     at: float | None = None
+    # "Not interested": a negative signal of its own (``feedback``), whatever the weight.
+    dismissed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +156,8 @@ class Components:
     # The user's films as model columns and their (recency-weighted) weights, for the reasons.
     model_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     model_weights: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+    # Subtracted from the blend: how like the user's dismissed films each row is (``feedback``).
+    penalty: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +429,7 @@ class Recommender:
         positives = scored.positives
         liked = set(prefs.get("favorite_genres", ()))
         allowed = self._allowed(index, prefs, seen)
-        picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity)
+        picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity, scored.penalty)
         sources = {
             "collab": reasons.because_you_liked(
                 index, model, snap.columns, picked, scored.model_items, scored.model_weights
@@ -494,7 +498,13 @@ class Recommender:
         values["trending"] = (
             snap.trending if recent_activity is None else trending_scores(index, recent_activity)
         )
-        return Components(values, positives, model_items, model_weights)
+        dismissed = [
+            index.row_of[i.movie_id] for i in interactions if i.dismissed and i.movie_id in index.row_of
+        ]
+        penalty = (
+            feedback.dismissal_penalty(index.content, model, snap.columns, dismissed) if dismissed else None
+        )
+        return Components(values, positives, model_items, model_weights, penalty)
 
     @staticmethod
     def rank(
@@ -504,12 +514,15 @@ class Recommender:
         allowed: np.ndarray,
         limit: int,
         diversity: float,
+        penalty: np.ndarray | None = None,
     ) -> tuple[list[int], list[float]]:
         """The picked catalog rows, best first, and their final scores (after the diversity pass)."""
         total = np.zeros(len(index), dtype=np.float32)
         for name, values in components.items():
             if weights[name]:
                 total += np.float32(weights[name]) * values
+        if penalty is not None:
+            total -= penalty
         return Recommender._diverse_top(index, np.where(allowed, total, -np.inf), limit, diversity)
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
@@ -628,24 +641,32 @@ def interaction_weight(kind: str, score: float | None = None) -> float:
 
     Favorites are the strongest positive; a rating counts by how far it is
     above the middle of the scale (4.5 to 5 as strong as a favorite, 3 or
-    below not a positive); a watchlist entry is intent, not taste, so weaker.
+    below not a positive); a watchlist entry is intent, not taste, so weaker;
+    a dismissal ("not interested") is as strong a negative as a favorite is a positive.
     """
     if kind == "favorite":
         return 1.0
+    if kind == "dismissal":
+        return -1.0
     if kind == "watchlist":
         return 0.4
     assert score is not None
     return max(-1.0, min(1.0, (score - 3.0) / 1.5))
 
 
-# Read in this order, later kinds overriding: a favorite outranks a rating outranks a watchlist entry.
-USER_LISTS = ("WatchlistEntry", "Rating", "Favorite")
+# Read in this order, later kinds overriding: a dismissal outranks a favorite outranks a rating
+# outranks a watchlist entry ("not interested" is the user's latest word on a recommendation).
+USER_LISTS = ("WatchlistEntry", "Rating", "Favorite", "Dismissal")
+WEIGHT_KINDS = {"WatchlistEntry": "watchlist", "Favorite": "favorite", "Dismissal": "dismissal"}
+# When each list's row happened: the times the activity counts count them on (a rating when last changed).
+LIST_TIME = {**{name: time_field for name, (time_field, _) in COLUMN_OF.items()}, "Dismissal": "created_at"}
 
 
 def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
-    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched.
+    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched
+    (dismissed ones too, so they are never recommended).
 
-    One round trip: the three lists as one UNION ALL, each row tagged with its list. An
+    One round trip: the four lists as one UNION ALL, each row tagged with its list. An
     interaction's time is the latest of the movie's rows, each at the time the activity
     counts count it on (a rating when last changed).
     """
@@ -655,23 +676,22 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
         parts.append(
             apps.get_model("accounts", name)
             .objects.filter(user_id=user_id)
-            .annotate(list_position=Value(position), list_score=score, list_at=F(COLUMN_OF[name][0]))
+            .annotate(list_position=Value(position), list_score=score, list_at=F(LIST_TIME[name]))
             .values_list("list_position", "movie_id", "list_score", "list_at")
             .order_by()
         )
     rows = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: row[0])
-    by_movie: dict[int, float] = {}
+    by_movie: dict[int, Interaction] = {}
     at: dict[int, float] = {}
     for position, movie_id, score, moment in rows:
         kind = USER_LISTS[position]
         if kind == "Rating":
-            by_movie[movie_id] = interaction_weight("rating", float(score))
+            weight = interaction_weight("rating", float(score))
         else:
-            by_movie[movie_id] = interaction_weight("favorite" if kind == "Favorite" else "watchlist")
+            weight = interaction_weight(WEIGHT_KINDS[kind])
         at[movie_id] = max(at.get(movie_id, 0.0), moment.timestamp())
-    return [Interaction(movie_id, weight, at[movie_id]) for movie_id, weight in by_movie.items()], set(
-        by_movie
-    )
+        by_movie[movie_id] = Interaction(movie_id, weight, at[movie_id], dismissed=kind == "Dismissal")
+    return list(by_movie.values()), set(by_movie)
 
 
 def user_preferences(user_id: int) -> dict[str, Any]:
