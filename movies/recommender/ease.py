@@ -282,14 +282,12 @@ class ItemItemModel:
         order = np.argsort(-contrib, kind="stable")[:limit]
         return [(int(item_indices[i]), float(contrib[i])) for i in order if contrib[i] > 0]
 
-    def explain_best(
+    def contributions(
         self, item_indices: np.ndarray, item_weights: np.ndarray, targets: np.ndarray
-    ) -> dict[int, int]:
-        """For each target column, the user's column contributing most to its score (positive only).
-
-        ``explain(..., limit=1)`` for many targets in one pass over the user's
-        ``m * N`` neighbour entries (ties go to the earlier of the user's items, as there).
-        """
+    ) -> dict[int, list[tuple[int, float]]]:
+        """For each target column, every user column with a positive contribution to its score,
+        strongest first (ties: the earlier of the user's items): ``explain`` for many targets in one pass
+        over the user's ``m * N`` neighbour entries."""
         item_indices = np.asarray(item_indices, dtype=np.int64)
         item_weights = self._transform_weights(item_weights)
         if item_indices.size == 0 or len(targets) == 0:
@@ -299,10 +297,13 @@ class ItemItemModel:
         mask = np.isin(neighbors, np.asarray(targets)) & (contrib > 0)
         source = np.nonzero(mask)[0]
         target, value = neighbors[mask], contrib[mask]
-        order = np.lexsort((source, -value, target))  # by target, strongest first, then user order
-        target, source = target[order], source[order]
-        firsts = np.unique(target, return_index=True)[1]
-        return {int(target[i]): int(item_indices[source[i]]) for i in firsts}
+        order = np.lexsort((source, -value, target))
+        found: dict[int, list[tuple[int, float]]] = {}
+        for t, s, v in zip(
+            target[order].tolist(), source[order].tolist(), value[order].tolist(), strict=True
+        ):
+            found.setdefault(int(t), []).append((int(item_indices[s]), float(v)))
+        return found
 
     # --- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

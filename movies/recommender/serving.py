@@ -34,7 +34,7 @@ from django.db.models import Count, DecimalField, F, Max, Q, Value
 
 from movies import metrics
 from movies.catalog import cache_policy
-from movies.catalog.activity import recent_interactions
+from movies.catalog.activity import recent_interactions, usual_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
 from movies.recommender import feedback, publishing, reasons
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
@@ -79,6 +79,9 @@ class Interaction:
     weight: float
     # "Not interested": a negative signal of its own (``feedback``), whatever the weight.
     dismissed: bool = False
+    # Whether a reason may say the user liked it (a favorite, or rated 3.5 or more; never a
+    # watchlist entry); None: judged by the weight, as a rating's (``liked_ids``).
+    liked: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,7 @@ class CatalogIndex:
         self.year = np.array([row["release_date"].year if row["release_date"] else 0 for row in rows])
         self.vote_average = np.array([row["vote_average"] or 0.0 for row in rows], dtype=np.float32)
         votes = np.array([row["vote_count"] or 0 for row in rows], dtype=np.float32)
+        self.vote_count = votes
         self.adult = np.array([row["adult"] for row in rows], dtype=bool)
         popularity = np.log1p(np.array([row["popularity"] or 0.0 for row in rows], dtype=np.float32))
         self.popularity = popularity / max(float(popularity.max(initial=0.0)), 1e-6)
@@ -196,6 +200,8 @@ class Snapshot:
     built_at: float
     # Our users' activity this week per catalog row, scaled to 0..1 (the trending prior).
     trending: np.ndarray
+    # This week's activity over its usual level per catalog row (``reasons.trending_lift``).
+    trending_lift: np.ndarray | None = None
 
     @property
     def version(self) -> str:
@@ -211,6 +217,7 @@ class Snapshot:
         model_version: int | None,
         built_at: float,
         recent_activity: Mapping[int, float],
+        usual_activity: Mapping[int, float] | None = None,
     ) -> Snapshot:
         columns = np.full(len(index), -1, dtype=np.int64)
         if model is not None:
@@ -219,7 +226,14 @@ class Snapshot:
                 if column is not None:
                     columns[row] = column
         return cls(
-            index, model, columns, stamp, model_version, built_at, trending_scores(index, recent_activity)
+            index,
+            model,
+            columns,
+            stamp,
+            model_version,
+            built_at,
+            trending_scores(index, recent_activity),
+            reasons.trending_lift(index.row_of, len(index), recent_activity, usual_activity or {}),
         )
 
 
@@ -278,6 +292,7 @@ class Recommender:
                 )
             )
             recent = recent_interactions(TRENDING_DAYS)
+            usual = usual_interactions(TRENDING_DAYS, reasons.TRENDING_USUAL_DAYS)
             if current is not None and keep_index and version == current.model_version:
                 self._snapshot = Snapshot(
                     current.index,
@@ -287,6 +302,7 @@ class Recommender:
                     current.model_version,
                     current.built_at,
                     trending_scores(current.index, recent),
+                    reasons.trending_lift(current.index.row_of, len(current.index), recent, usual),
                 )
                 return
             model = current.model if current is not None and version == current.model_version else None
@@ -301,7 +317,7 @@ class Recommender:
                 index, stamp, built_at = current.index, current.catalog_stamp, current.built_at
             else:
                 index, built_at = CatalogIndex.from_database(), now
-            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent)
+            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent, usual)
 
     # --- scoring -----------------------------------------------------------------------------
     def recommend(
@@ -364,19 +380,21 @@ class Recommender:
         allowed = self._allowed(index, prefs, seen)
         total = np.where(allowed, total, -np.inf)
         picked = self._diverse_top(index, total, limit)
-        sources = {
-            "collab": reasons.because_you_liked(
-                index, model, snap.columns, picked, model_items, model_weights
-            ),
-            "content": reasons.similar_to(index, picked, [i.movie_id for i in positives]),
-        }
+        evidence = reasons.Evidence(
+            liked_ids=liked_ids(positives),
+            liked_genres=frozenset(liked),
+            model=model,
+            columns=snap.columns,
+            model_items=model_items,
+            model_weights=model_weights,
+            content_rows=np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64),
+            content_weights=np.array([i.weight for i in positives], dtype=np.float64),
+            trending_lift=snap.trending_lift if recent_activity is None else None,
+        )
+        explained = reasons.explain(index, picked, weights, components, evidence)
         return [
-            Recommended(
-                movie_id=int(index.ids[row]),
-                score=round(float(total[row]), 4),
-                reasons=reasons.reasons_for(index, row, weights, components, sources, liked),
-            )
-            for row in picked
+            Recommended(movie_id=int(index.ids[row]), score=round(float(total[row]), 4), reasons=why)
+            for row, why in zip(picked, explained, strict=True)
         ]
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
@@ -493,6 +511,15 @@ def interaction_weight(kind: str, score: float | None = None) -> float:
     return max(-1.0, min(1.0, (score - 3.0) / 1.5))
 
 
+def liked_ids(interactions: list[Interaction]) -> frozenset[int]:
+    """The films a reason may say the user liked: favorites and ratings of ``reasons.LIKED_MIN_RATING``
+    or more (an interaction of unknown kind counts by its weight, as a rating would)."""
+    threshold = interaction_weight("rating", reasons.LIKED_MIN_RATING)
+    return frozenset(
+        i.movie_id for i in interactions if (i.weight >= threshold if i.liked is None else i.liked)
+    )
+
+
 # Read in this order, later kinds overriding: a dismissal outranks a favorite outranks a rating
 # outranks a watchlist entry ("not interested" is the user's latest word on a recommendation).
 USER_LISTS = ("WatchlistEntry", "Rating", "Favorite", "Dismissal")
@@ -523,7 +550,8 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
             weight = interaction_weight("rating", float(score))
         else:
             weight = interaction_weight(WEIGHT_KINDS[kind])
-        by_movie[movie_id] = Interaction(movie_id, weight, dismissed=kind == "Dismissal")
+        liked = kind == "Favorite" or (kind == "Rating" and float(score) >= reasons.LIKED_MIN_RATING)
+        by_movie[movie_id] = Interaction(movie_id, weight, dismissed=kind == "Dismissal", liked=liked)
     return list(by_movie.values()), set(by_movie)
 
 
