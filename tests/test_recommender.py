@@ -712,13 +712,19 @@ def _write_ml100k_items(folder: Path) -> Path:
         (2, 3, 5, 21 * day),
     ]
     (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows), encoding="utf-8")
-    flags = {1: 1, 2: 1, 3: 14}  # position of Action and Romance in u.item's 19 flags
+    # 1 and 14: the positions of Action and Romance in u.item's 19 genre flags.
+    return _write_u_item(
+        folder, [(1, "Heat (1995)", 1), (2, "Speed (1994)", 1), (3, "Casablanca (1942)", 14)]
+    )
+
+
+def _write_u_item(folder: Path, items: list[tuple[int, str, int]]) -> Path:
+    """u.item rows (id, "Title (year)", the one genre flag set), released on 1 January of the year."""
     lines = []
-    for item, title in ((1, "Heat (1995)"), (2, "Speed (1994)"), (3, "Casablanca (1942)")):
+    for item, title, flag in items:
         genre = ["0"] * 19
-        genre[flags[item]] = "1"
-        year = title[-5:-1]
-        lines.append(f"{item}|{title}|01-Jan-{year}||http://example.com|" + "|".join(genre))
+        genre[flag] = "1"
+        lines.append(f"{item}|{title}|01-Jan-{title[-5:-1]}||http://example.com|" + "|".join(genre))
     (folder / "u.item").write_text("\n".join(lines) + "\n", encoding="latin-1")
     return folder
 
@@ -788,7 +794,7 @@ def _film(movie_id: int, **fields: Any) -> dict[str, Any]:
     }
 
 
-def _index(films: list[dict[str, Any]], credits: Any = None) -> Any:
+def _reason_index(films: list[dict[str, Any]], credits: Any = None) -> Any:
     from movies.recommender.serving import CatalogIndex
 
     return CatalogIndex(films, {18: "Drama", 80: "Crime", 35: "Comedy"}, credits=credits)
@@ -808,7 +814,7 @@ def _only(index: Any, name: str, value: float = 0.5) -> dict[str, np.ndarray]:
 def test_highly_rated_needs_the_stated_average_and_votes() -> None:
     from movies.recommender.reasons import HIGHLY_RATED_MIN_AVERAGE, HIGHLY_RATED_MIN_VOTES
 
-    index = _index(
+    index = _reason_index(
         [
             _film(1, average=HIGHLY_RATED_MIN_AVERAGE, votes=HIGHLY_RATED_MIN_VOTES),
             _film(2, average=8.9, votes=HIGHLY_RATED_MIN_VOTES - 1),
@@ -826,7 +832,7 @@ def test_highly_rated_needs_the_stated_average_and_votes() -> None:
 
 
 def test_popular_only_among_the_catalogs_most_popular() -> None:
-    index = _index([_film(movie_id, popularity=float(movie_id)) for movie_id in range(1, 21)])
+    index = _reason_index([_film(movie_id, popularity=float(movie_id)) for movie_id in range(1, 21)])
     explained = _explain(index, [19, 0], _only(index, "popularity"), liked_ids=frozenset())
     assert explained[0] == ("Popular right now",)
     assert explained[1] != ("Popular right now",)
@@ -835,7 +841,7 @@ def test_popular_only_among_the_catalogs_most_popular() -> None:
 def test_trending_only_well_above_the_usual_level() -> None:
     from movies.recommender.reasons import TRENDING_MIN_LIFT, TRENDING_MIN_RECENT, trending_lift
 
-    index = _index([_film(movie_id) for movie_id in range(1, 5)])
+    index = _reason_index([_film(movie_id) for movie_id in range(1, 5)])
     recent = {1: 12.0, 2: 12.0, 3: TRENDING_MIN_RECENT - 1, 4: 12.0}
     usual = {1: 3.0, 2: 12.0 / TRENDING_MIN_LIFT + 0.1, 4: 0.0}
     lift = trending_lift(index.row_of, len(index), recent, usual)
@@ -861,7 +867,7 @@ def test_no_reason_covers_more_than_its_share_of_any_prefix() -> None:
         for movie_id in range(20)
     ]
     films += [_film(100 + i, popularity=0.0) for i in range(180)]  # the rest of a catalog, unpopular
-    index = _index(films)
+    index = _reason_index(films)
     components = {
         "popularity": np.full(len(index), 0.9, dtype=np.float32),
         "quality": np.full(len(index), 0.5, dtype=np.float32),
@@ -895,7 +901,7 @@ def _model(item_ids: list[int], contributions: dict[int, dict[int, float]]) -> I
 
 def test_a_user_with_two_liked_films_sees_both_named() -> None:
     films = [_film(1, title="Alpha"), _film(2, title="Beta")] + [_film(m) for m in range(10, 20)]
-    index = _index(films)
+    index = _reason_index(films)
     # Alpha contributes most to every pick; Beta nearly as much to all but film 19.
     model = _model(
         [f["id"] for f in films],
@@ -921,7 +927,7 @@ def test_a_user_with_two_liked_films_sees_both_named() -> None:
 
 def test_because_you_liked_never_names_a_film_not_liked() -> None:
     films = [_film(1, title="Liked"), _film(2, title="On the watchlist")] + [_film(m) for m in range(10, 13)]
-    index = _index(films)
+    index = _reason_index(films)
     model = _model(
         [f["id"] for f in films], {0: dict.fromkeys((2, 3, 4), 0.6), 1: dict.fromkeys((2, 3, 4), 1.0)}
     )
@@ -950,7 +956,7 @@ def test_a_person_is_named_only_when_their_credit_carries_the_content_score() ->
         _film(4, genres=[35]),
     ]
     credits = Credits({1: [900], 3: [900]}, {1: [700], 2: [700]}, {900: "Dee Rector", 700: "Ann Actor"})
-    index = _index(films, credits)
+    index = _reason_index(films, credits)
     explained = _explain(
         index,
         [1, 2],
@@ -961,3 +967,123 @@ def test_a_person_is_named_only_when_their_credit_carries_the_content_score() ->
     )
     assert explained[0] == ("Similar to Liked",)
     assert explained[1] == ("Directed by Dee Rector, who directed Liked",)
+
+
+def test_blend_weights_run_from_cold_to_warm_with_the_number_of_positives() -> None:
+    from movies.recommender.serving import BLEND, COMPONENTS, Blend, blend_override, current_blend
+
+    warm = dict.fromkeys(COMPONENTS, 0.0) | {"collab": 1.0}
+    cold = dict.fromkeys(COMPONENTS, 0.0) | {"popularity": 1.0}
+    blend = Blend(warm, cold, full_warm_positives=4, diversity=0.1, recency_half_life_days=None)
+    assert blend.weights_for(0)["collab"] == 0.0
+    assert blend.weights_for(1) == dict.fromkeys(COMPONENTS, 0.0) | {"collab": 0.25, "popularity": 0.75}
+    assert blend.weights_for(4) == blend.weights_for(40) == warm
+    assert current_blend() is BLEND
+    with blend_override(blend):
+        assert current_blend() is blend
+    assert current_blend() is BLEND
+
+
+def _index(n: int = 4) -> Any:
+    from datetime import date
+
+    from movies.recommender.serving import CatalogIndex
+
+    # Films 1 and 2 share a genre, a keyword, a language and a decade; so do 3 and 4, another set.
+    rows = [
+        {
+            "id": movie,
+            "title": f"Film {movie}",
+            "genre_ids": [0] if movie < 3 else [3],
+            "keywords": ["shared"] if movie < 3 else ["other"],
+            "original_language": "en" if movie < 3 else "fr",
+            "release_date": date(2001, 1, 1) if movie < 3 else date(1975, 1, 1),
+            "vote_average": 7.0,
+            "vote_count": 100,
+            "adult": False,
+            "popularity": float(movie),
+        }
+        for movie in range(1, n + 1)
+    ]
+    return CatalogIndex(rows, {0: "Drama", 3: "Comedy"})
+
+
+def test_recency_weighting_halves_an_old_liked_films_pull() -> None:
+    from movies.recommender.serving import Interaction, Recommender, Snapshot
+
+    index = _index()
+    snap = Snapshot.build(index, None, (4, 4, None), None, 0.0, {})
+    day = 86400.0
+    # Film 1 liked 30 days before film 3: with a 30-day half-life it counts half as much.
+    liked = [Interaction(1, 1.0, 0.0), Interaction(3, 1.0, 30 * day)]
+    even = Recommender.components(snap, liked, {}, None).values["content"]
+    recent = Recommender.components(snap, liked, {}, 30.0).values["content"]
+    film1, film3 = index.row_of[1], index.row_of[3]
+    assert even[film1] == pytest.approx(even[film3], rel=1e-3)
+    assert recent[film3] > recent[film1]
+    profile = index.content.score_indices(np.array([film1, film3]), np.array([0.5, 1.0]))
+    np.testing.assert_allclose(recent, profile, rtol=1e-5)
+    # No times known: every film counts alike whatever the half-life.
+    untimed = [Interaction(1, 1.0), Interaction(3, 1.0)]
+    np.testing.assert_allclose(Recommender.components(snap, untimed, {}, 30.0).values["content"], even)
+
+
+def test_ranking_scores_fall_with_the_diversity_penalty() -> None:
+    from movies.recommender.serving import Recommender
+
+    index = _index()
+    allowed = np.ones(4, dtype=bool)
+    components = {"collab": np.array([1.0, 0.99, 0.5, 0.2], dtype=np.float32)}
+    rows, scores = Recommender.rank(index, components, {"collab": 1.0}, allowed, 3, 1.0)
+    # Films 1 and 2 share keywords: after film 1, film 2 pays for it and film 3 goes first.
+    assert [int(index.ids[row]) for row in rows] == [1, 3, 2]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] == pytest.approx(1.0)
+    plain_rows, plain = Recommender.rank(index, components, {"collab": 1.0}, allowed, 3, 0.0)
+    assert [int(index.ids[row]) for row in plain_rows] == [1, 2, 3]
+    assert plain == pytest.approx([1.0, 0.99, 0.5])
+    # The sparse fallback for large catalogs gives the same pairs.
+    pool = np.array([0, 1, 2])
+    dense = index.pool_similarity(pool)
+    index.similarity = None
+    np.testing.assert_allclose(index.pool_similarity(pool), dense, atol=1e-3)
+
+
+def _write_ml100k_with_items(folder: Path) -> Path:
+    genres = {0: 1, 1: 14, 2: 7}  # Action, Romance, Documentary: one per taste cluster
+    items = [
+        (item, f"Movie {item} (1995)", genres[(item - 1) // (N_ITEMS // N_CLUSTERS)])
+        for item in range(1, N_ITEMS + 1)
+    ]
+    return _write_u_item(_write_ml100k(folder), items)
+
+
+@pytest.mark.django_db
+def test_command_served_path_scores_what_recommendations_for_returns(tmp_path: Path) -> None:
+    folder = _write_ml100k_with_items(tmp_path / "ml-100k")
+    output = _call("--served", "--path", str(folder), "--no-progress")
+    for protocol in ("Microsoft protocol", "time-ordered protocol"):
+        assert f"ml-100k, served path, {protocol}" in output
+    rows = [line for line in output.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    names = {line.strip("|").split("|")[0].strip() for line in rows}
+    assert {
+        "Served hybrid (recommendations_for)",
+        "Core: served collaborative model alone",
+        "Plain EASE (binary)",
+        "Most popular",
+        "Served without diversity",
+    } <= names
+    for line in rows:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0] != "Row":
+            assert all(0.0 <= float(value) <= 1.0 for value in cells[1:5])
+    assert output.count("Served minus core, all users") == 2
+    assert "recommendations_for per user, uncached" in output
+
+
+@pytest.mark.django_db
+def test_command_select_refuses_ml_latest_small(tmp_path: Path) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="ml-100k only"):
+        _call("--select", "--dataset", "ml-latest-small")

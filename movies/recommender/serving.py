@@ -23,18 +23,22 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from django.apps import apps
 from django.core.cache import cache
 from django.db.models import Count, DecimalField, F, Max, Q, Value
 
 from movies import metrics
 from movies.catalog import cache_policy
-from movies.catalog.activity import recent_interactions, usual_interactions
+from movies.catalog.activity import COLUMN_OF, recent_interactions, usual_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
 from movies.recommender import feedback, publishing, reasons
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
@@ -49,34 +53,89 @@ MIN_COMPUTED = 20
 # How often a process looks for a new model version or catalog change, and re-reads trending.
 RELOAD_CHECK_SECONDS = 60.0
 EDIT_RELOAD_SECONDS = 600.0
-# Component weights for a user with history; cold users lean on content and priors.
-WARM_WEIGHTS = {
-    "collab": 1.0,
-    "content": 0.45,
-    "genre": 0.25,
-    "popularity": 0.12,
-    "quality": 0.12,
-    "trending": 0.1,
-}
-COLD_WEIGHTS = {
-    "collab": 0.0,
-    "content": 0.3,
-    "genre": 0.6,
-    "popularity": 0.35,
-    "quality": 0.3,
-    "trending": 0.2,
-}
-DIVERSITY = 0.35
+COMPONENTS = ("collab", "content", "genre", "popularity", "quality", "trending")
+
+
+@dataclass(frozen=True)
+class Blend:
+    """How the hybrid weighs its score components: the one place its knobs live.
+
+    ``warm`` weights apply in full to a user with ``full_warm_positives`` liked
+    films or more, ``cold`` to a user with none, and a user in between gets the
+    straight line between them by their number of positives (so two liked films
+    do not already mean "trust the collaborative model alone"). ``diversity`` is
+    the maximal-marginal-relevance penalty per unit of content similarity to a
+    film already picked; ``recency_half_life_days`` halves a liked film's weight
+    for each that many days it is older than the user's newest interaction (None:
+    every film counts alike). Chosen on validation splits of ml-100k (README,
+    "Recommender quality"); evaluation swaps it with ``blend_override``.
+    """
+
+    warm: Mapping[str, float]
+    cold: Mapping[str, float]
+    full_warm_positives: int
+    diversity: float
+    recency_half_life_days: float | None
+
+    def weights_for(self, positives: int) -> dict[str, float]:
+        """The component weights for a user with ``positives`` liked films."""
+        share = 1.0 if positives >= self.full_warm_positives else positives / max(self.full_warm_positives, 1)
+        return {name: (1 - share) * self.cold[name] + share * self.warm[name] for name in COMPONENTS}
+
+
+BLEND = Blend(
+    warm={
+        "collab": 1.0,
+        "content": 0.45,
+        "genre": 0.25,
+        "popularity": 0.12,
+        "quality": 0.12,
+        "trending": 0.1,
+    },
+    cold={
+        "collab": 0.0,
+        "content": 0.3,
+        "genre": 0.6,
+        "popularity": 0.35,
+        "quality": 0.3,
+        "trending": 0.2,
+    },
+    full_warm_positives=1,
+    diversity=0.35,
+    recency_half_life_days=None,
+)
+_blend_override: ContextVar[Blend | None] = ContextVar("blend_override", default=None)
+
+
+def current_blend() -> Blend:
+    """The blend in force: ``BLEND`` unless ``blend_override`` swapped it."""
+    return _blend_override.get() or BLEND
+
+
+@contextmanager
+def blend_override(blend: Blend) -> Iterator[Blend]:
+    """Scores with ``blend`` inside the block (offline evaluation's ablations and selection)."""
+    token = _blend_override.set(blend)
+    try:
+        yield blend
+    finally:
+        _blend_override.reset(token)
+
+
 SIMILAR_POPULARITY_WEIGHT = 0.1
 # A vote average counts in full only with about this many votes (Bayesian damping).
 QUALITY_VOTES = 500
 TRENDING_DAYS = 7
+# Catalogs up to this many films keep all pairs' content similarity in memory (see CatalogIndex).
+DENSE_SIMILARITY_MAX = 6000
 
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
     movie_id: int
     weight: float
+    # When it happened (Unix seconds), for the recency weighting; None when unknown.
+    at: float | None = None
     # "Not interested": a negative signal of its own (``feedback``), whatever the weight.
     dismissed: bool = False
     # Whether a reason may say the user liked it (a favorite, or rated 3.5 or more; never a
@@ -89,6 +148,17 @@ class Recommended:
     movie_id: int
     score: float
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Components:
+    """One user's score components over the catalog rows, and the liked films behind them."""
+
+    values: dict[str, np.ndarray]
+    positives: list[Interaction]
+    # The user's films as model columns and their (recency-weighted) weights, for the reasons.
+    model_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    model_weights: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +209,16 @@ class CatalogIndex:
         self.titles = [row["title"] for row in rows]
         self.genres = [frozenset(row["genre_ids"] or ()) for row in rows]
         self.genre_names = genre_names
+        # Rows x genres incidence, so a genre boost or filter is one sparse column sum.
+        self.genre_column = {genre: column for column, genre in enumerate(sorted(set().union(*self.genres)))}
+        incidence = [(row, self.genre_column[g]) for row, genres in enumerate(self.genres) for g in genres]
+        self.genre_matrix = sp.csr_matrix(
+            (
+                np.ones(len(incidence), dtype=np.float32),
+                ([r for r, _ in incidence], [c for _, c in incidence]),
+            ),
+            shape=(len(rows), len(self.genre_column)),
+        )
         self.directors = [credits.directors.get(row["id"], []) for row in rows]
         self.cast = [credits.cast.get(row["id"], []) for row in rows]
         self.person_names = credits.names
@@ -167,6 +247,20 @@ class CatalogIndex:
             ],
             min_df=2,
         )
+        # Every pair's content similarity, computed once per catalog (float16: 18 MB for 3,000
+        # films), so the diversity pass reads its pool's pairs instead of a sparse product per
+        # request; a catalog too large for that keeps the product.
+        self.similarity: np.ndarray | None = None
+        if len(rows) <= DENSE_SIMILARITY_MAX:
+            matrix = self.content.matrix
+            self.similarity = np.asarray((matrix @ matrix.T).toarray(), dtype=np.float16)
+
+    def pool_similarity(self, pool: np.ndarray) -> np.ndarray:
+        """Content similarity between every two of the ``pool`` rows (float64)."""
+        if self.similarity is not None:
+            return self.similarity[np.ix_(pool, pool)].astype(np.float64)
+        vectors = self.content.matrix[pool]
+        return np.asarray((vectors @ vectors.T).toarray(), dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -202,6 +296,11 @@ class Snapshot:
     trending: np.ndarray
     # This week's activity over its usual level per catalog row (``reasons.trending_lift``).
     trending_lift: np.ndarray | None = None
+
+    @property
+    def has_column(self) -> np.ndarray:
+        """Which catalog rows the collaborative model knows."""
+        return self.columns >= 0
 
     @property
     def version(self) -> str:
@@ -332,70 +431,114 @@ class Recommender:
         """Top ``limit`` movies with reasons for one user's interactions and preferences.
 
         The trending prior is the snapshot's unless ``recent_activity`` (interactions
-        per movie) is given, e.g. as of another moment.
+        per movie) is given, e.g. as of another moment. Each ``score`` is the final
+        ranking score, after the diversity pass, so scores never rise down the list.
         """
         snap = snap or self.snapshot()
         index, model = snap.index, snap.model
-        n = len(index)
-        positives = [i for i in interactions if i.weight > 0 and i.movie_id in index.row_of]
-        weights = WARM_WEIGHTS if positives else COLD_WEIGHTS
-
-        components: dict[str, np.ndarray] = {}
-        collab = np.zeros(n, dtype=np.float32)
-        model_items = np.empty(0, dtype=np.int64)
-        model_weights = np.empty(0, dtype=np.float32)
-        if model is not None and positives:
-            known = [(model.index_of(i.movie_id), i.weight) for i in positives]
-            known = [(column, weight) for column, weight in known if column is not None]
-            if known:
-                model_items = np.array([c for c, _ in known], dtype=np.int64)
-                model_weights = np.array([w for _, w in known], dtype=np.float32)
-                by_column = model.score(model_items, model_weights)
-                has_column = snap.columns >= 0
-                collab[has_column] = by_column[snap.columns[has_column]]
-                collab = np.clip(collab, 0, None) / max(float(collab.max(initial=0.0)), 1e-6)
-        components["collab"] = collab
-        if positives:
-            rows = np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64)
-            components["content"] = index.content.score_indices(rows, np.array([i.weight for i in positives]))
-        else:
-            components["content"] = np.zeros(n, dtype=np.float32)
+        blend = current_blend()
+        scored = self.components(snap, interactions, prefs, blend.recency_half_life_days, recent_activity)
+        weights = blend.weights_for(len(scored.positives))
+        components = scored.values
+        positives = scored.positives
         liked = set(prefs.get("favorite_genres", ()))
-        components["genre"] = (
-            np.array([len(genres & liked) / len(liked) for genres in index.genres], dtype=np.float32)
-            if liked
-            else np.zeros(n, dtype=np.float32)
-        )
-        components["popularity"] = index.popularity
-        components["quality"] = index.quality
-        components["trending"] = (
-            snap.trending if recent_activity is None else trending_scores(index, recent_activity)
-        )
-
-        total = sum(weights[name] * values for name, values in components.items())
+        allowed = self._allowed(index, prefs, seen)
         dismissed = [
             index.row_of[i.movie_id] for i in interactions if i.dismissed and i.movie_id in index.row_of
         ]
-        total = total - feedback.dismissal_penalty(index.content, model, snap.columns, dismissed)
-        allowed = self._allowed(index, prefs, seen)
-        total = np.where(allowed, total, -np.inf)
-        picked = self._diverse_top(index, total, limit)
+        penalty = feedback.dismissal_penalty(index.content, model, snap.columns, dismissed)
+        picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity, penalty)
         evidence = reasons.Evidence(
             liked_ids=liked_ids(positives),
             liked_genres=frozenset(liked),
             model=model,
             columns=snap.columns,
-            model_items=model_items,
-            model_weights=model_weights,
+            model_items=scored.model_items,
+            model_weights=scored.model_weights,
             content_rows=np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64),
             content_weights=np.array([i.weight for i in positives], dtype=np.float64),
             trending_lift=snap.trending_lift if recent_activity is None else None,
         )
         explained = reasons.explain(index, picked, weights, components, evidence)
         return [
-            Recommended(movie_id=int(index.ids[row]), score=round(float(total[row]), 4), reasons=why)
-            for row, why in zip(picked, explained, strict=True)
+            Recommended(movie_id=int(index.ids[row]), score=round(score, 4), reasons=why)
+            for row, score, why in zip(picked, final, explained, strict=True)
         ]
+
+    @staticmethod
+    def components(
+        snap: Snapshot,
+        interactions: list[Interaction],
+        prefs: dict[str, Any],
+        half_life_days: float | None = None,
+        recent_activity: Mapping[int, float] | None = None,
+    ) -> Components:
+        """Every score component of one user over the catalog rows, each scaled to 0..1 at most."""
+        index, model = snap.index, snap.model
+        n = len(index)
+        positives = [i for i in interactions if i.weight > 0 and i.movie_id in index.row_of]
+        liked_weights = np.array([i.weight for i in positives], dtype=np.float32)
+        if half_life_days and positives:
+            stamps = np.array([np.nan if i.at is None else i.at for i in positives], dtype=np.float64)
+            if np.isfinite(stamps).any():
+                age_days = (np.nanmax(stamps) - np.nan_to_num(stamps, nan=np.nanmax(stamps))) / 86400.0
+                liked_weights = (liked_weights * 0.5 ** (age_days / half_life_days)).astype(np.float32)
+        values: dict[str, np.ndarray] = {}
+        collab = np.zeros(n, dtype=np.float32)
+        model_items = np.empty(0, dtype=np.int64)
+        model_weights = np.empty(0, dtype=np.float32)
+        if model is not None and positives:
+            known = [
+                (model.index_of(i.movie_id), w)
+                for i, w in zip(positives, liked_weights.tolist(), strict=True)
+            ]
+            known = [(column, weight) for column, weight in known if column is not None]
+            if known:
+                model_items = np.array([c for c, _ in known], dtype=np.int64)
+                model_weights = np.array([w for _, w in known], dtype=np.float32)
+                by_column = model.score(model_items, model_weights)
+                collab[snap.has_column] = by_column[snap.columns[snap.has_column]]
+                collab = np.clip(collab, 0, None) / max(float(collab.max(initial=0.0)), 1e-6)
+        values["collab"] = collab
+        if positives:
+            rows = np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64)
+            values["content"] = index.content.score_indices(rows, liked_weights)
+        else:
+            values["content"] = np.zeros(n, dtype=np.float32)
+        liked = [
+            index.genre_column[g] for g in set(prefs.get("favorite_genres", ())) if g in index.genre_column
+        ]
+        values["genre"] = (
+            np.asarray(index.genre_matrix[:, liked].sum(axis=1), dtype=np.float32).ravel() / len(liked)
+            if liked
+            else np.zeros(n, dtype=np.float32)
+        )
+        values["popularity"] = index.popularity
+        values["quality"] = index.quality
+        values["trending"] = (
+            snap.trending if recent_activity is None else trending_scores(index, recent_activity)
+        )
+        return Components(values, positives, model_items, model_weights)
+
+    @staticmethod
+    def rank(
+        index: CatalogIndex,
+        components: Mapping[str, np.ndarray],
+        weights: Mapping[str, float],
+        allowed: np.ndarray,
+        limit: int,
+        diversity: float,
+        penalty: np.ndarray | None = None,
+    ) -> tuple[list[int], list[float]]:
+        """The picked catalog rows, best first, and their final scores (after the diversity pass);
+        ``penalty`` (the user's dismissals, ``feedback``) is taken off each row's score first."""
+        total = np.zeros(len(index), dtype=np.float32)
+        for name, values in components.items():
+            if weights[name]:
+                total += np.float32(weights[name]) * values
+        if penalty is not None:
+            total -= penalty
+        return Recommender._diverse_top(index, np.where(allowed, total, -np.inf), limit, diversity)
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
         """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
@@ -426,8 +569,9 @@ class Recommender:
         if not prefs.get("include_adult"):
             allowed &= ~index.adult
         disliked = set(prefs.get("disliked_genres", ()))
-        if disliked:
-            allowed &= np.array([not (genres & disliked) for genres in index.genres])
+        columns = [index.genre_column[g] for g in disliked if g in index.genre_column]
+        if columns:
+            allowed &= np.asarray(index.genre_matrix[:, columns].sum(axis=1)).ravel() == 0
         if prefs.get("languages"):
             allowed &= np.isin(index.language, list(prefs["languages"]))
         if prefs.get("year_from") is not None:
@@ -443,26 +587,40 @@ class Recommender:
         return allowed
 
     @staticmethod
-    def _diverse_top(index: CatalogIndex, total: np.ndarray, limit: int) -> list[int]:
-        """Greedy maximal-marginal-relevance: a film too like one already picked waits its turn."""
+    def _diverse_top(
+        index: CatalogIndex, total: np.ndarray, limit: int, diversity: float
+    ) -> tuple[list[int], list[float]]:
+        """Greedy maximal-marginal-relevance: a film too like one already picked waits its turn.
+
+        A film's final score is its score less ``diversity`` times its largest content
+        similarity to a film picked before it, as of its own pick: picks only ever raise
+        the penalty of what is left, so the scores come out non-increasing.
+        """
         finite = np.flatnonzero(np.isfinite(total))
-        if finite.size == 0:
-            return []
+        if finite.size == 0 or limit <= 0:
+            return [], []
         pool_size = min(finite.size, max(limit * 4, 40))
-        pool = finite[np.argsort(-total[finite], kind="stable")[:pool_size]]
-        vectors = index.content.matrix[pool]
-        similarity = np.asarray((vectors @ vectors.T).toarray())
+        # Only the pool is sorted: argpartition finds it without ordering the whole catalog.
+        if pool_size < finite.size:
+            finite = finite[np.argpartition(-total[finite], pool_size - 1)[:pool_size]]
+        pool = finite[np.lexsort((finite, -total[finite]))]
+        base = total[pool].astype(np.float64)
+        count = min(limit, pool.size)
+        if not diversity:
+            return pool[:count].tolist(), base[:count].tolist()
+        similarity = index.pool_similarity(pool)
         chosen: list[int] = []
-        max_sim = np.zeros(pool.size, dtype=np.float32)
+        scores: list[float] = []
+        max_sim = np.zeros(pool.size, dtype=np.float64)
         available = np.ones(pool.size, dtype=bool)
-        base = total[pool]
-        for _ in range(min(limit, pool.size)):
-            adjusted = np.where(available, base - DIVERSITY * max_sim, -np.inf)
+        for _ in range(count):
+            adjusted = np.where(available, base - diversity * max_sim, -np.inf)
             best = int(np.argmax(adjusted))
             chosen.append(int(pool[best]))
+            scores.append(float(adjusted[best]))
             available[best] = False
             max_sim = np.maximum(max_sim, similarity[best])
-        return chosen
+        return chosen, scores
 
 
 _recommender: Recommender | None = None
@@ -524,13 +682,17 @@ def liked_ids(interactions: list[Interaction]) -> frozenset[int]:
 # outranks a watchlist entry ("not interested" is the user's latest word on a recommendation).
 USER_LISTS = ("WatchlistEntry", "Rating", "Favorite", "Dismissal")
 WEIGHT_KINDS = {"WatchlistEntry": "watchlist", "Favorite": "favorite", "Dismissal": "dismissal"}
+# When each kind happened: the time the activity counts count it on; a dismissal when made.
+TIME_FIELDS = {**{name: field for name, (field, _) in COLUMN_OF.items()}, "Dismissal": "created_at"}
 
 
 def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
     """The user's weighted interactions (one per movie, strongest kept) and every movie they touched
     (dismissed ones too, so they are never recommended).
 
-    One round trip: the four lists as one UNION ALL, each row tagged with its list.
+    One round trip: the four lists as one UNION ALL, each row tagged with its list. An
+    interaction's time is the latest of the movie's rows, each at the time the activity
+    counts count it on (a rating when last changed; a dismissal when made).
     """
     parts = []
     for position, name in enumerate(USER_LISTS):
@@ -538,20 +700,24 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
         parts.append(
             apps.get_model("accounts", name)
             .objects.filter(user_id=user_id)
-            .annotate(list_position=Value(position), list_score=score)
-            .values_list("list_position", "movie_id", "list_score")
+            .annotate(list_position=Value(position), list_score=score, list_at=F(TIME_FIELDS[name]))
+            .values_list("list_position", "movie_id", "list_score", "list_at")
             .order_by()
         )
     rows = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: row[0])
     by_movie: dict[int, Interaction] = {}
-    for position, movie_id, score in rows:
+    at: dict[int, float] = {}
+    for position, movie_id, score, moment in rows:
         kind = USER_LISTS[position]
         if kind == "Rating":
             weight = interaction_weight("rating", float(score))
         else:
             weight = interaction_weight(WEIGHT_KINDS[kind])
+        at[movie_id] = max(at.get(movie_id, 0.0), moment.timestamp())
         liked = kind == "Favorite" or (kind == "Rating" and float(score) >= reasons.LIKED_MIN_RATING)
-        by_movie[movie_id] = Interaction(movie_id, weight, dismissed=kind == "Dismissal", liked=liked)
+        by_movie[movie_id] = Interaction(
+            movie_id, weight, at[movie_id], dismissed=kind == "Dismissal", liked=liked
+        )
     return list(by_movie.values()), set(by_movie)
 
 
@@ -570,18 +736,22 @@ def user_preferences(user_id: int) -> dict[str, Any]:
     }
 
 
-def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, MovieRecord]]:
+def recommendations_for(
+    user_id: int, limit: int, *, as_of: datetime | None = None
+) -> list[tuple[Recommended, MovieRecord]]:
     """The user's recommendations with their movies, cached for 2 hours (dropped when their lists change).
 
     The movies come from the snapshot of the local catalog (the candidate pool,
     re-read as films are added or edited) and are cached with the list, so
-    neither a cold nor a warm answer needs a catalog lookup.
+    neither a cold nor a warm answer needs a catalog lookup. ``as_of`` (offline
+    evaluation) scores the trending prior as of that moment and neither reads nor
+    writes the cache.
     """
     # One snapshot for the whole call: its model both scores and labels the result.
     snap = get_recommender().snapshot()
     # Read the generation before the user's data: a change after this point bumps it.
     key = cache_policy.recommendations_key(user_id, cache_policy.recommendations_generation(user_id))
-    cached = cache.get(key)
+    cached = cache.get(key) if as_of is None else None
     if (
         cached
         and cached.get("version") == snap.version
@@ -596,16 +766,18 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
     interactions, seen = user_interactions(user_id)
     # At least a page's worth, so the usual limits share one cached list; more only when asked.
     wanted = max(limit, MIN_COMPUTED)
-    items = get_recommender().recommend(interactions, seen, user_preferences(user_id), wanted, snap)
+    recent = None if as_of is None else recent_interactions(TRENDING_DAYS, as_of)
+    items = get_recommender().recommend(interactions, seen, user_preferences(user_id), wanted, snap, recent)
     found = [(item, snap.index.records[snap.index.row_of[item.movie_id]]) for item in items]
-    cache.set(
-        key,
-        {
-            "version": snap.version,
-            "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
-            # Fewer than wanted: nothing else passes the filters, so a larger limit gets no more.
-            "exhausted": len(found) < wanted,
-        },
-        timeout=cache_policy.TTL["recommendations"],
-    )
+    if as_of is None:
+        cache.set(
+            key,
+            {
+                "version": snap.version,
+                "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
+                # Fewer than wanted: nothing else passes the filters, so a larger limit gets no more.
+                "exhausted": len(found) < wanted,
+            },
+            timeout=cache_policy.TTL["recommendations"],
+        )
     return found[:limit]
