@@ -370,6 +370,16 @@ def test_models_can_live_in_a_storage_backend(settings: Any, tmp_path: Any) -> N
     assert publishing.load(versions[0]) is None
 
 
+def test_scores_are_the_final_ranking_scores_in_list_order(gql: GraphQL, token: str) -> None:
+    # Two Batman films liked: the diversity pass moves many like them down the list.
+    gql(
+        "mutation { a: addFavorite(movieId: 155) { id } b: addFavorite(movieId: 272) { id } }", token=token
+    ).ok()
+    scores = [rec["score"] for rec in recommend(gql, token, 40)]
+    assert len(scores) == 40
+    assert all(earlier >= later for earlier, later in pairwise(scores))
+
+
 # --- "not interested" ------------------------------------------------------------------------
 
 DISMISS = "mutation($id: Int!) { dismissRecommendation(movieId: $id) }"
@@ -531,13 +541,3 @@ def test_trending_is_said_only_of_activity_well_above_its_usual(gql: GraphQL, to
     assert "Trending: 6 times its usual activity this week" in recs[550]
     assert not [reason for reason in recs[13] if reason.startswith("Trending")]
     assert _share_ok([tuple(why) for why in recs.values()])
-
-
-def test_scores_are_the_final_ranking_scores_in_list_order(gql: GraphQL, token: str) -> None:
-    # Two Batman films liked: the diversity pass moves many like them down the list.
-    gql(
-        "mutation { a: addFavorite(movieId: 155) { id } b: addFavorite(movieId: 272) { id } }", token=token
-    ).ok()
-    scores = [rec["score"] for rec in recommend(gql, token, 40)]
-    assert len(scores) == 40
-    assert all(earlier >= later for earlier, later in pairwise(scores))

@@ -159,6 +159,8 @@ class Components:
     # The user's films as model columns and their (recency-weighted) weights, for the reasons.
     model_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     model_weights: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+    # Subtracted from the blend: how like the user's dismissed films each row is (``feedback``).
+    penalty: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,11 +445,7 @@ class Recommender:
         positives = scored.positives
         liked = set(prefs.get("favorite_genres", ()))
         allowed = self._allowed(index, prefs, seen)
-        dismissed = [
-            index.row_of[i.movie_id] for i in interactions if i.dismissed and i.movie_id in index.row_of
-        ]
-        penalty = feedback.dismissal_penalty(index.content, model, snap.columns, dismissed)
-        picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity, penalty)
+        picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity, scored.penalty)
         evidence = reasons.Evidence(
             liked_ids=liked_ids(positives),
             liked_genres=frozenset(liked),
@@ -518,7 +516,13 @@ class Recommender:
         values["trending"] = (
             snap.trending if recent_activity is None else trending_scores(index, recent_activity)
         )
-        return Components(values, positives, model_items, model_weights)
+        dismissed = [
+            index.row_of[i.movie_id] for i in interactions if i.dismissed and i.movie_id in index.row_of
+        ]
+        penalty = (
+            feedback.dismissal_penalty(index.content, model, snap.columns, dismissed) if dismissed else None
+        )
+        return Components(values, positives, model_items, model_weights, penalty)
 
     @staticmethod
     def rank(
@@ -682,8 +686,8 @@ def liked_ids(interactions: list[Interaction]) -> frozenset[int]:
 # outranks a watchlist entry ("not interested" is the user's latest word on a recommendation).
 USER_LISTS = ("WatchlistEntry", "Rating", "Favorite", "Dismissal")
 WEIGHT_KINDS = {"WatchlistEntry": "watchlist", "Favorite": "favorite", "Dismissal": "dismissal"}
-# When each kind happened: the time the activity counts count it on; a dismissal when made.
-TIME_FIELDS = {**{name: field for name, (field, _) in COLUMN_OF.items()}, "Dismissal": "created_at"}
+# When each list's row happened: the times the activity counts count them on (a rating when last changed).
+LIST_TIME = {**{name: time_field for name, (time_field, _) in COLUMN_OF.items()}, "Dismissal": "created_at"}
 
 
 def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
@@ -700,7 +704,7 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
         parts.append(
             apps.get_model("accounts", name)
             .objects.filter(user_id=user_id)
-            .annotate(list_position=Value(position), list_score=score, list_at=F(TIME_FIELDS[name]))
+            .annotate(list_position=Value(position), list_score=score, list_at=F(LIST_TIME[name]))
             .values_list("list_position", "movie_id", "list_score", "list_at")
             .order_by()
         )
