@@ -888,6 +888,19 @@ def test_no_reason_covers_more_than_its_share_of_any_prefix() -> None:
     assert len({kind[0] for kind in kinds}) >= 3
 
 
+def test_trending_as_of_another_moment_needs_that_moments_usual_level() -> None:
+    from movies.recommender.serving import Recommender, Snapshot
+
+    index = _reason_index([_film(movie_id) for movie_id in range(1, 6)])
+    snap = Snapshot.build(index, None, (5, 5, None), None, 0.0, {})
+    recent = {3: 10.0}
+    then = Recommender().recommend([], set(), {}, 5, snap, recent, {3: 1.0})
+    assert then[0].movie_id == 3
+    assert "Trending: 10 times its usual activity this week" in then[0].reasons
+    unknown = Recommender().recommend([], set(), {}, 5, snap, recent)  # no usual level: no claim
+    assert not [r for rec in unknown for r in rec.reasons if r.startswith("Trending")]
+
+
 def _model(item_ids: list[int], contributions: dict[int, dict[int, float]]) -> ItemItemModel:
     """An item-item model whose column ``source`` adds ``weight`` to each ``target`` column."""
     width = max(len(targets) for targets in contributions.values())
@@ -1087,3 +1100,43 @@ def test_command_select_refuses_ml_latest_small(tmp_path: Path) -> None:
 
     with pytest.raises(CommandError, match="ml-100k only"):
         _call("--select", "--dataset", "ml-latest-small")
+
+
+@pytest.mark.django_db
+def test_command_reason_figures_count_what_recommendations_for_says(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from movies.recommender.offline.reason_figures import figures, kind_of, reason_key
+
+    folder = _write_ml100k_with_items(tmp_path / "ml-100k")
+    out = StringIO()
+    call_command(
+        "recommendation_reasons", "--dataset", "ml-100k", "--path", str(folder), stdout=out, stderr=StringIO()
+    )
+    output = out.getvalue()
+    assert f"### Reasons on ml-100k, served path: {N_USERS} users' top 10" in output
+    rows = [
+        line.strip("|").split("|") for line in output.splitlines() if line.startswith("| ") and "%" in line
+    ]
+    firsts = [float(cells[2].strip().rstrip("%")) for cells in rows]
+    assert sum(firsts) == pytest.approx(100.0, abs=0.2)  # every recommendation has a first reason
+    assert "Lists where one reason is on more than half of the list: 0.0%" in output
+    assert output.count("**MovieLens user ") == 3
+    # The counting itself, on lists made up for it.
+    assert kind_of("Highly rated: 8.1/10 from 500 votes") == reason_key("Highly rated: 7.6/10 from 900 votes")
+    assert reason_key("Because you liked Heat") != reason_key("Because you liked Speed")
+    made_up = {
+        1: [
+            (1, "A", ("Because you liked Heat",)),
+            (2, "B", ("Because you liked Speed",)),
+            (3, "C", ("Popular right now",)),
+        ],
+        2: [(1, "A", ("Because you liked Heat", "Popular right now")), (2, "B", ("Because you liked Heat",))],
+    }
+    found = figures(made_up)
+    assert (found.lists, found.recommendations) == (2, 5)
+    assert found.carrying["Because you liked (a liked film)"] == pytest.approx(4 / 5)
+    assert found.first["Popular"] == pytest.approx(1 / 5)
+    assert (found.dominated_by_reason, found.dominated_by_kind) == (0.5, 1.0)

@@ -429,11 +429,13 @@ class Recommender:
         limit: int,
         snap: Snapshot | None = None,
         recent_activity: Mapping[int, float] | None = None,
+        usual_activity: Mapping[int, float] | None = None,
     ) -> list[Recommended]:
         """Top ``limit`` movies with reasons for one user's interactions and preferences.
 
         The trending prior is the snapshot's unless ``recent_activity`` (interactions
-        per movie) is given, e.g. as of another moment. Each ``score`` is the final
+        per movie) is given, e.g. as of another moment; then "Trending" reasons need
+        ``usual_activity`` of that moment too (``usual_interactions``). Each ``score`` is the final
         ranking score, after the diversity pass, so scores never rise down the list.
         """
         snap = snap or self.snapshot()
@@ -446,6 +448,11 @@ class Recommender:
         liked = set(prefs.get("favorite_genres", ()))
         allowed = self._allowed(index, prefs, seen)
         picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity, scored.penalty)
+        lift = snap.trending_lift
+        if recent_activity is not None:  # as of another moment: trending then, if its usual level is known
+            lift = None
+            if usual_activity is not None:
+                lift = reasons.trending_lift(index.row_of, len(index), recent_activity, usual_activity)
         evidence = reasons.Evidence(
             liked_ids=liked_ids(positives),
             liked_genres=frozenset(liked),
@@ -455,7 +462,7 @@ class Recommender:
             model_weights=scored.model_weights,
             content_rows=np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64),
             content_weights=np.array([i.weight for i in positives], dtype=np.float64),
-            trending_lift=snap.trending_lift if recent_activity is None else None,
+            trending_lift=lift,
         )
         explained = reasons.explain(index, picked, weights, components, evidence)
         return [
@@ -771,7 +778,10 @@ def recommendations_for(
     # At least a page's worth, so the usual limits share one cached list; more only when asked.
     wanted = max(limit, MIN_COMPUTED)
     recent = None if as_of is None else recent_interactions(TRENDING_DAYS, as_of)
-    items = get_recommender().recommend(interactions, seen, user_preferences(user_id), wanted, snap, recent)
+    usual = None if as_of is None else usual_interactions(TRENDING_DAYS, reasons.TRENDING_USUAL_DAYS, as_of)
+    items = get_recommender().recommend(
+        interactions, seen, user_preferences(user_id), wanted, snap, recent, usual
+    )
     found = [(item, snap.index.records[snap.index.row_of[item.movie_id]]) for item in items]
     if as_of is None:
         cache.set(
