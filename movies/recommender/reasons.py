@@ -30,9 +30,10 @@ attributes named in ``ReasonIndex``, so it never imports serving.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -78,6 +79,8 @@ class ReasonIndex(Protocol):
     vote_count: np.ndarray
     popularity: np.ndarray
     content: ContentModel
+    # Content cosine between every two rows, when the catalog is small enough to hold it.
+    similarity: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def explain(
         "collab": _collab_options(index, picked, evidence),
         "content": _content_options(index, picked, evidence),
     }
-    popular_cut = float(np.quantile(index.popularity, 1.0 - POPULAR_TOP_SHARE)) if len(index.ids) else 0.0
+    popular_cut = _top_share_cut(index.popularity, POPULAR_TOP_SHARE)
     options = [_options(index, row, weights, components, sources, evidence, popular_cut) for row in picked]
     share = _ShareCap(len(picked))
     # Each film's first reason first, over the whole list; then the others where the cap leaves room.
@@ -194,6 +197,14 @@ class _ShareCap:
                 if option[0] not in taken and self.fits(option[0], position):
                     return rank, option
         return None
+
+
+def _top_share_cut(values: np.ndarray, share: float) -> float:
+    """The smallest value among the ``share`` largest (one partition, not a sort)."""
+    if not len(values):
+        return 0.0
+    k = max(1, math.ceil(share * len(values)))
+    return float(np.partition(values, len(values) - k)[len(values) - k])
 
 
 def _options(
@@ -255,21 +266,31 @@ def _collab_options(index: ReasonIndex, picked: list[int], evidence: Evidence) -
     if model is None or not evidence.liked_ids or evidence.model_items.size == 0:
         return {}
     columns = evidence.columns[picked]
-    found = model.contributions(evidence.model_items, evidence.model_weights, columns[columns >= 0])
+    found = model.contributions(
+        evidence.model_items, evidence.model_weights, columns[columns >= 0], ATTRIBUTION_MIN_SHARE
+    )
     options: dict[int, list[Option]] = {}
     for row, column in zip(picked, columns.tolist(), strict=True):
-        contributors = found.get(column, []) if column >= 0 else []
-        if not contributors:
-            continue
-        floor = ATTRIBUTION_MIN_SHARE * contributors[0][1]
         named = []
-        for source_column, value in contributors:
+        for source_column, _ in found.get(column, []) if column >= 0 else []:
             movie_id = int(model.item_ids[source_column])
             source_row = index.row_of.get(movie_id)
-            if value >= floor and movie_id in evidence.liked_ids and source_row is not None:
+            if movie_id in evidence.liked_ids and source_row is not None:
                 named.append((f"film:{movie_id}", f"Because you liked {index.titles[source_row]}"))
         options[row] = named
     return options
+
+
+# (content token field, the index's credits, wording for several liked films, for one)
+PEOPLE = (
+    (
+        "director",
+        "directors",
+        "Directed by {name}, whose films you liked",
+        "Directed by {name}, who directed {title}",
+    ),
+    ("cast", "cast", "Starring {name}, from films you liked", "Starring {name}, who is in {title}"),
+)
 
 
 def _content_options(index: ReasonIndex, picked: list[int], evidence: Evidence) -> dict[int, list[Option]]:
@@ -278,14 +299,16 @@ def _content_options(index: ReasonIndex, picked: list[int], evidence: Evidence) 
     liked_rows = [index.row_of[m] for m in sorted(evidence.liked_ids) if m in index.row_of]
     if not liked_rows or evidence.content_rows.size == 0:
         return {}
-    matrix = index.content.matrix
-    sims = np.asarray((matrix[liked_rows] @ matrix[picked].T).toarray())
-    profile = np.asarray(
-        matrix[evidence.content_rows].T @ np.asarray(evidence.content_weights, dtype=np.float64)
-    ).ravel()
+    sims = _similarity(index, liked_rows, picked)
+    # The user's content profile (what the content score is the cosine to), one product.
+    weights = np.zeros(len(index.ids), dtype=np.float64)
+    weights[evidence.content_rows] = evidence.content_weights  # one interaction per film
+    profile = np.asarray(index.content.matrix.T @ weights).ravel()
+    liked = set(liked_rows)
+    films_of = _films_of_people(index)
     options: dict[int, list[Option]] = {}
     for k, row in enumerate(picked):
-        found = _people_options(index, row, liked_rows, profile)
+        found = _people_options(index, row, liked, films_of, profile)
         best = float(sims[:, k].max())
         if best > 0:
             for j in np.argsort(-sims[:, k], kind="stable").tolist():
@@ -297,36 +320,64 @@ def _content_options(index: ReasonIndex, picked: list[int], evidence: Evidence) 
     return options
 
 
-def _people_options(index: ReasonIndex, row: int, liked_rows: list[int], profile: np.ndarray) -> list[Option]:
+def _similarity(index: ReasonIndex, rows: list[int], columns: list[int]) -> np.ndarray:
+    """Content cosine of each of ``rows`` (axis 0) with each of ``columns``."""
+    if index.similarity is not None:
+        return index.similarity[np.ix_(rows, columns)].astype(np.float32)
+    matrix = index.content.matrix
+    return np.asarray((matrix[rows] @ matrix[columns].T).toarray())
+
+
+_PEOPLE_FILMS: weakref.WeakKeyDictionary[Any, dict[str, dict[int, list[int]]]] = weakref.WeakKeyDictionary()
+
+
+def _films_of_people(index: ReasonIndex) -> dict[str, dict[int, list[int]]]:
+    """Per credit kind, each person's catalog rows: built once per catalog index (they are rebuilt
+    as a whole when the catalog changes, so an index never goes stale)."""
+    films = _PEOPLE_FILMS.get(index)
+    if films is None:
+        films = {kind: {} for kind, _, _, _ in PEOPLE}
+        for kind, credits, _, _ in PEOPLE:
+            for row, people in enumerate(getattr(index, credits)):
+                for person_id in people:
+                    films[kind].setdefault(person_id, []).append(row)
+        _PEOPLE_FILMS[index] = films
+    return films
+
+
+def _people_options(
+    index: ReasonIndex,
+    row: int,
+    liked: set[int],
+    films_of: dict[str, dict[int, list[int]]],
+    profile: np.ndarray,
+) -> list[Option]:
     """The pick's directors, then its top-billed actors, whose credit carries ``PERSON_MIN_SHARE``
     of its content score and who made a film the user liked."""
+    shared = [
+        (kind, credits, several, one, person_id, films)
+        for kind, credits, several, one in PEOPLE
+        for person_id in getattr(index, credits)[row]
+        if (films := [other for other in films_of[kind].get(person_id, ()) if other in liked])
+    ]
+    if not shared:
+        return []
     matrix = index.content.matrix
     start, end = matrix.indptr[row], matrix.indptr[row + 1]
     tokens, values = matrix.indices[start:end], matrix.data[start:end]
     score = float(values @ profile[tokens])
     if score <= 0:
         return []
-    wordings = (
-        (
-            "director",
-            index.directors,
-            "Directed by {name}, whose films you liked",
-            "Directed by {name}, who directed {title}",
-        ),
-        ("cast", index.cast, "Starring {name}, from films you liked", "Starring {name}, who is in {title}"),
-    )
     vocabulary = index.content.vocabulary
     options: list[Option] = []
-    for kind, people, several, one in wordings:
-        for person_id in people[row]:
-            films = [other for other in liked_rows if person_id in people[other]]
-            token = f"{kind}:{person_id}"
-            column = int(np.searchsorted(vocabulary, token))
-            if not films or column >= len(vocabulary) or vocabulary[column] != token:
-                continue
-            carried = float(values[tokens == column].sum()) * float(profile[column])
-            if carried >= PERSON_MIN_SHARE * score:
-                wording = several if len(films) > 1 else one
-                text = wording.format(name=index.person_names[person_id], title=index.titles[films[0]])
-                options.append((f"person:{person_id}", text))
+    for kind, _, several, one, person_id, films in shared:
+        token = f"{kind}:{person_id}"
+        column = int(np.searchsorted(vocabulary, token))
+        if column >= len(vocabulary) or vocabulary[column] != token:
+            continue  # a credit no other film shares: the content model dropped it
+        carried = float(values[tokens == column].sum()) * float(profile[column])
+        if carried >= PERSON_MIN_SHARE * score:
+            wording = several if len(films) > 1 else one
+            text = wording.format(name=index.person_names[person_id], title=index.titles[films[0]])
+            options.append((f"person:{person_id}", text))
     return options
