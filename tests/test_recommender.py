@@ -991,6 +991,8 @@ def test_blend_weights_run_from_cold_to_warm_with_the_number_of_positives() -> N
     assert blend.weights_for(0)["collab"] == 0.0
     assert blend.weights_for(1) == dict.fromkeys(COMPONENTS, 0.0) | {"collab": 0.25, "popularity": 0.75}
     assert blend.weights_for(4) == blend.weights_for(40) == warm
+    # Without a collaborative model, content similarity stands in for it.
+    assert blend.weights_for(4, has_model=False) == warm | {"collab": 0.0, "content": 1.0}
     assert current_blend() is BLEND
     with blend_override(blend):
         assert current_blend() is blend

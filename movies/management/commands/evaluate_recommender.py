@@ -66,6 +66,12 @@ class Command(BaseCommand):
             help="choose the hybrid's blend on ml-100k validation splits of both protocols and print it",
         )
         parser.add_argument(
+            "--select-rounds",
+            type=int,
+            default=2,
+            help="--select: coordinate-ascent rounds from serving.BLEND before pruning (0: prune only)",
+        )
+        parser.add_argument(
             "--no-credits",
             action="store_true",
             help="ml-latest-small: leave directors and top-billed cast out of the content model",
@@ -124,7 +130,9 @@ class Command(BaseCommand):
                     )
                     for p in protocols
                 ]
-                blend, steps = served_evaluation.select_blend(validations, serving.BLEND, say=log)
+                blend, steps = served_evaluation.select_blend(
+                    validations, serving.BLEND, options["select_rounds"], say=log
+                )
                 for protocol, validation in zip(protocols, validations, strict=True):
                     for name, chosen in (("start", serving.BLEND), ("selected", blend)):
                         all_users, few = served_evaluation.validation_score(validation, chosen)

@@ -374,6 +374,8 @@ WEIGHT_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0)
 COLLAB_COLD_GRID = (0.0, 0.25, 0.5, 1.0)
 DIVERSITY_GRID = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35)
 FULL_WARM_GRID = (1, 3, 5, 10, 20)
+# A knob that moves the validation objective by less than this is not worth having.
+PRUNE_TOLERANCE = 1e-4
 
 
 def validation_components(
@@ -457,16 +459,43 @@ def _settings(blend: serving.Blend) -> list[tuple[str, tuple[Any, ...], Callable
     return knobs
 
 
+def measured(validations: list[Validation], blend: serving.Blend, knob: str) -> bool:
+    """Whether any validation user's score depends on ``knob`` at all.
+
+    ``cold.genre`` is not, for one: accounts with no liked film have no favorite genres
+    (``served``'s mapping derives them from liked films), so validation cannot say what
+    the boost is worth to a new user who sets some. Such a knob keeps the value it has.
+    """
+    side, _, name = knob.partition(".")
+    if side not in ("warm", "cold"):
+        return True
+    for validation in validations:
+        for parts in validation.users[blend.recency_half_life_days].values():
+            share = (
+                1.0
+                if parts.positives >= blend.full_warm_positives
+                else parts.positives / blend.full_warm_positives
+            )
+            if (share > 0 if side == "warm" else share < 1) and np.any(parts.values[name]):
+                return True
+    return False
+
+
 def select_blend(
     validations: list[Validation], start: serving.Blend, rounds: int = 2, say: Say | None = None
 ) -> tuple[serving.Blend, list[str]]:
-    """Coordinate ascent from ``start``: each knob in turn set to its best value, ``rounds`` times."""
+    """Coordinate ascent from ``start`` (each knob in turn set to its best value, up to ``rounds``
+    times), then pruning: a component, the diversity pass or the recency weighting whose removal
+    costs less than ``PRUNE_TOLERANCE`` of the objective is switched off. Knobs no validation
+    user depends on (``measured``) are left as they are."""
     say = say or (lambda _message: None)
     best, best_value = start, objective(validations, start)
     log = [f"start: objective {best_value:.4f}"]
     for round_number in range(1, rounds + 1):
         changed = False
         for knob, values, _ in _settings(best):
+            if not measured(validations, best, knob):
+                continue
             setter = {k: s for k, _, s in _settings(best)}[knob]
             for value in values:
                 candidate = setter(value)
@@ -479,6 +508,22 @@ def select_blend(
             say(log[-1])
         if not changed:
             break
+    for knob, _, _ in _settings(best):
+        if knob == "full_warm_positives":
+            continue
+        if not measured(validations, best, knob):
+            log.append(f"{knob}: not measured by validation, kept at its value")
+            say(log[-1])
+            continue
+        setter = {k: s for k, _, s in _settings(best)}[knob]
+        candidate = setter(None if knob == "recency_half_life_days" else 0.0)
+        if candidate == best:
+            continue
+        score = objective(validations, candidate)
+        if score >= best_value - PRUNE_TOLERANCE:
+            best, best_value = candidate, score
+            log.append(f"pruned {knob}: objective {score:.4f}")
+            say(log[-1])
     return best, log
 
 
