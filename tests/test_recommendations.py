@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import pairwise
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Favorite, User
 from movies.models import Movie, RecommenderModel
+from movies.recommender import serving
 from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
@@ -542,4 +544,3 @@ def test_trending_is_said_only_of_activity_well_above_its_usual(gql: GraphQL, to
     assert {550, 13} <= set(recs)
     assert "Trending: 6 times its usual activity this week" in recs[550]
     assert not [reason for reason in recs[13] if reason.startswith("Trending")]
-    assert _share_ok([tuple(why) for why in recs.values()])
