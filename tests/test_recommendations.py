@@ -419,17 +419,19 @@ def test_dismissal_errors_are_coded(gql: GraphQL, token: str) -> None:
     assert gql(UNDO, {"id": 999_999_999}, token=token).ok() == {"undoDismissRecommendation": False}
 
 
-def test_a_dismissal_lowers_films_like_it(gql: GraphQL, token: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without the diversity pass: a score is then the blend's, which no other pick moves
-    # (with it, Batman Begins pays for its likeness to The Dark Knight Rises until that goes).
-    monkeypatch.setattr(serving, "BLEND", dataclasses.replace(serving.BLEND, diversity=0.0))
-    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()  # The Dark Knight
-    before = {rec["movie"]["id"]: rec["score"] for rec in recommend(gql, token, 100)}
-    assert {49026, 272} <= set(before)  # The Dark Knight Rises, Batman Begins
+def test_a_dismissal_lowers_films_like_it(gql: GraphQL, token: str) -> None:
+    # Both like The Dark Knight and have seen The Dark Knight Rises (49026); one said "not
+    # interested" to it, the other rated it 3 (no signal either way): Batman Begins ranks lower for the first.
+    other = _user(gql, "control")
+    for viewer in (token, other):
+        gql("mutation { addFavorite(movieId: 155) { id } }", token=viewer).ok()
     gql(DISMISS, {"id": 49026}, token=token).ok()
-    after = {rec["movie"]["id"]: rec["score"] for rec in recommend(gql, token, 100)}
-    assert 49026 not in after
-    assert after.get(272, float("-inf")) < before[272]
+    gql("mutation { rateMovie(movieId: 49026, score: 3) { id } }", token=other).ok()
+    dismissed = {rec["movie"]["id"]: rec["score"] for rec in recommend(gql, token, 100)}
+    control = {rec["movie"]["id"]: rec["score"] for rec in recommend(gql, other, 100)}
+    assert 49026 not in dismissed
+    assert 49026 not in control
+    assert dismissed.get(272, float("-inf")) < control[272]  # Batman Begins
 
 
 def test_a_dismissed_film_is_never_a_reason(gql: GraphQL, token: str) -> None:
@@ -461,3 +463,84 @@ def test_dismissals_cost_the_same_queries_however_many(gql: GraphQL, token: str)
     with_one = recommend_cost()
     assert [dismiss_cost(movie_id) for movie_id in films[1:]] == [first] * 11
     assert recommend_cost() == with_one
+
+
+# --- reasons that inform -----------------------------------------------------------------------
+
+
+def _share_ok(reasons: list[tuple[str, ...]]) -> bool:
+    """No reason on more than 40% (rounded up) of any prefix of the list."""
+    import math
+
+    from movies.recommender.reasons import MAX_SHARE
+
+    for end in range(1, len(reasons) + 1):
+        counts: dict[str, int] = {}
+        for why in reasons[:end]:
+            for reason in why:
+                # Reasons that differ only in their figures are one reason.
+                key = next(
+                    (p for p in ("Highly rated", "Rated ", "Popular", "Trending") if reason.startswith(p)),
+                    reason,
+                )
+                counts[key] = counts.get(key, 0) + 1
+        if max(counts.values()) > max(1, math.ceil(MAX_SHARE * end)):
+            return False
+    return True
+
+
+def test_reasons_through_graphql_are_true_specific_and_spread(gql: GraphQL, token: str) -> None:
+    from movies.recommender.reasons import HIGHLY_RATED_MIN_AVERAGE, HIGHLY_RATED_MIN_VOTES
+
+    # Fans of Avatar and Titanic (597) each also like one of six films: both explain all six.
+    pool = (27205, 49026, 157336, 1891, 24428, 68718)
+    for index in range(18):
+        user = User.objects.create_user(f"pair{index}", f"pair{index}@example.com", PASSWORD)
+        Favorite.objects.bulk_create(
+            [Favorite(user=user, movie_id=movie_id) for movie_id in (19995, 597, pool[index % 6])]
+        )
+    call_command("train_recommender", verbosity=0)
+    gql(
+        "mutation { a: addFavorite(movieId: 19995) { id } b: addFavorite(movieId: 597) { id } }", token=token
+    ).ok()
+    recs = recommend(gql, token)
+    reasons = [tuple(rec["reasons"]) for rec in recs]
+    firsts = [why[0] for why in reasons[:6]]
+    assert {"Because you liked Avatar", "Because you liked Titanic"} <= set(firsts), reasons
+    assert _share_ok(reasons), reasons
+    for rec in recs:
+        movie = Movie.objects.get(id=rec["movie"]["id"])
+        for reason in rec["reasons"]:
+            if reason.startswith("Because you liked"):
+                assert reason in {"Because you liked Avatar", "Because you liked Titanic"}
+            if reason.startswith("Highly rated"):
+                assert movie.vote_average >= HIGHLY_RATED_MIN_AVERAGE
+                assert movie.vote_count >= HIGHLY_RATED_MIN_VOTES
+                assert reason == f"Highly rated: {movie.vote_average:.1f}/10 from {movie.vote_count:,} votes"
+            assert not reason.startswith(
+                "Trending"
+            )  # two fans a film this week, and none before: not a trend
+
+
+def test_trending_is_said_only_of_activity_well_above_its_usual(gql: GraphQL, token: str) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from movies.models import MovieActivity
+
+    # Six favorites this week each for Fight Club (550) and Forrest Gump (13), which usually gets ten a week.
+    for index in range(12):
+        user = User.objects.create_user(f"now{index}", f"now{index}@example.com", PASSWORD)
+        Favorite.objects.create(user=user, movie_id=550 if index < 6 else 13)
+    today = timezone.now().date()
+    MovieActivity.objects.bulk_create(
+        [
+            MovieActivity(movie_id=13, day=today - timedelta(days=10 + 7 * week), favorites=10)
+            for week in range(8)
+        ]
+    )
+    recs = {rec["movie"]["id"]: rec["reasons"] for rec in recommend(gql, token, 100)}
+    assert {550, 13} <= set(recs)
+    assert "Trending: 6 times its usual activity this week" in recs[550]
+    assert not [reason for reason in recs[13] if reason.startswith("Trending")]

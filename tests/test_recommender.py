@@ -776,6 +776,212 @@ def test_movielens_loads_into_the_models_with_its_own_times(tmp_path: Path) -> N
     assert again.account_of[1] != loaded.account_of[1]
 
 
+# --- reasons ----------------------------------------------------------------------------------
+def _film(movie_id: int, **fields: Any) -> dict[str, Any]:
+    from datetime import date
+
+    return {
+        "id": movie_id,
+        "title": fields.get("title", f"Film {movie_id}"),
+        "genre_ids": fields.get("genres", [18]),
+        "keywords": fields.get("keywords", []),
+        "original_language": "en",
+        "release_date": date(fields.get("year", 2000), 1, 1),
+        "vote_average": fields.get("average", 6.0),
+        "vote_count": fields.get("votes", 100),
+        "adult": False,
+        "popularity": fields.get("popularity", 10.0),
+    }
+
+
+def _reason_index(films: list[dict[str, Any]], credits: Any = None) -> Any:
+    from movies.recommender.serving import CatalogIndex
+
+    return CatalogIndex(films, {18: "Drama", 80: "Crime", 35: "Comedy"}, credits=credits)
+
+
+def _explain(index: Any, picked: list[int], components: dict[str, np.ndarray], **evidence: Any) -> list[Any]:
+    from movies.recommender import reasons
+
+    weights = dict.fromkeys(components, 1.0)
+    return reasons.explain(index, picked, weights, components, reasons.Evidence(**evidence))
+
+
+def _only(index: Any, name: str, value: float = 0.5) -> dict[str, np.ndarray]:
+    return {name: np.full(len(index), value, dtype=np.float32)}
+
+
+def test_highly_rated_needs_the_stated_average_and_votes() -> None:
+    from movies.recommender.reasons import HIGHLY_RATED_MIN_AVERAGE, HIGHLY_RATED_MIN_VOTES
+
+    index = _reason_index(
+        [
+            _film(1, average=HIGHLY_RATED_MIN_AVERAGE, votes=HIGHLY_RATED_MIN_VOTES),
+            _film(2, average=8.9, votes=HIGHLY_RATED_MIN_VOTES - 1),
+            _film(3, average=HIGHLY_RATED_MIN_AVERAGE - 0.1, votes=50_000),
+        ]
+    )
+    explained = _explain(index, [0, 1, 2], _only(index, "quality"), liked_ids=frozenset())
+    assert explained[0] == (
+        f"Highly rated: {HIGHLY_RATED_MIN_AVERAGE:.1f}/10 from {HIGHLY_RATED_MIN_VOTES} votes",
+    )
+    assert not [r for why in explained[1:] for r in why if r.startswith("Highly rated")]
+    assert explained[1] == (
+        f"Rated 8.9/10 by {HIGHLY_RATED_MIN_VOTES - 1} viewers",
+    )  # the figures, not a claim
+
+
+def test_popular_only_among_the_catalogs_most_popular() -> None:
+    index = _reason_index([_film(movie_id, popularity=float(movie_id)) for movie_id in range(1, 21)])
+    explained = _explain(index, [19, 0], _only(index, "popularity"), liked_ids=frozenset())
+    assert explained[0] == ("Popular right now",)
+    assert explained[1] != ("Popular right now",)
+
+
+def test_trending_only_well_above_the_usual_level() -> None:
+    from movies.recommender.reasons import TRENDING_MIN_LIFT, TRENDING_MIN_RECENT, trending_lift
+
+    index = _reason_index([_film(movie_id) for movie_id in range(1, 5)])
+    recent = {1: 12.0, 2: 12.0, 3: TRENDING_MIN_RECENT - 1, 4: 12.0}
+    usual = {1: 3.0, 2: 12.0 / TRENDING_MIN_LIFT + 0.1, 4: 0.0}
+    lift = trending_lift(index.row_of, len(index), recent, usual)
+    assert lift.tolist() == pytest.approx([4.0, 12.0 / 6.1, 0.0, 12.0])
+    explained = _explain(
+        index, [0, 1, 2, 3], _only(index, "trending"), liked_ids=frozenset(), trending_lift=lift
+    )
+    trending = [any(r.startswith("Trending") for r in why) for why in explained]
+    assert trending == [True, False, False, True]
+    assert explained[0] == ("Trending: 4 times its usual activity this week",)
+    assert not any(
+        r.startswith("Trending")
+        for why in _explain(index, [0], _only(index, "trending"), liked_ids=frozenset())
+        for r in why
+    )  # no lift known (an as-of score): nothing is called trending
+
+
+def test_no_reason_covers_more_than_its_share_of_any_prefix() -> None:
+    from movies.recommender.reasons import MAX_SHARE
+
+    films = [
+        _film(movie_id, genres=[18, 80, 35], popularity=100.0, average=8.0, votes=5000)
+        for movie_id in range(20)
+    ]
+    films += [_film(100 + i, popularity=0.0) for i in range(180)]  # the rest of a catalog, unpopular
+    index = _reason_index(films)
+    components = {
+        "popularity": np.full(len(index), 0.9, dtype=np.float32),
+        "quality": np.full(len(index), 0.5, dtype=np.float32),
+        "genre": np.full(len(index), 0.3, dtype=np.float32),
+    }
+    explained = _explain(
+        index, list(range(20)), components, liked_ids=frozenset(), liked_genres=frozenset({18, 80, 35})
+    )
+    kinds = [[r.split(":")[0] for r in why] for why in explained]
+    for end in range(1, 21):
+        counts: dict[str, int] = {}
+        for why in explained[:end]:
+            for reason in why:
+                counts[reason] = counts.get(reason, 0) + 1
+        assert max(counts.values()) <= max(1, math.ceil(MAX_SHARE * end)), (end, counts)
+    assert explained[0][0].startswith("Popular")  # the truest reason comes first while it has room
+    assert all(why for why in explained)
+    assert len({kind[0] for kind in kinds}) >= 3
+
+
+def test_trending_as_of_another_moment_needs_that_moments_usual_level() -> None:
+    from movies.recommender.serving import Recommender, Snapshot
+
+    index = _reason_index([_film(movie_id) for movie_id in range(1, 6)])
+    snap = Snapshot.build(index, None, (5, 5, None), None, 0.0, {})
+    recent = {3: 10.0}
+    then = Recommender().recommend([], set(), {}, 5, snap, recent, {3: 1.0})
+    assert then[0].movie_id == 3
+    assert "Trending: 10 times its usual activity this week" in then[0].reasons
+    unknown = Recommender().recommend([], set(), {}, 5, snap, recent)  # no usual level: no claim
+    assert not [r for rec in unknown for r in rec.reasons if r.startswith("Trending")]
+
+
+def _model(item_ids: list[int], contributions: dict[int, dict[int, float]]) -> ItemItemModel:
+    """An item-item model whose column ``source`` adds ``weight`` to each ``target`` column."""
+    width = max(len(targets) for targets in contributions.values())
+    neighbors = np.zeros((len(item_ids), width), dtype=np.int32)
+    weights = np.zeros((len(item_ids), width), dtype=np.float32)
+    for source, targets in contributions.items():
+        for k, (target, weight) in enumerate(targets.items()):
+            neighbors[source, k], weights[source, k] = target, weight
+    return ItemItemModel(np.array(item_ids), neighbors, weights, np.ones(len(item_ids), dtype=np.float32))
+
+
+def test_a_user_with_two_liked_films_sees_both_named() -> None:
+    films = [_film(1, title="Alpha"), _film(2, title="Beta")] + [_film(m) for m in range(10, 20)]
+    index = _reason_index(films)
+    # Alpha contributes most to every pick; Beta nearly as much to all but film 19.
+    model = _model(
+        [f["id"] for f in films],
+        {0: dict.fromkeys(range(2, 12), 1.0), 1: {c: (0.8 if c < 11 else 0.3) for c in range(2, 12)}},
+    )
+    columns = np.arange(len(index), dtype=np.int64)
+    explained = _explain(
+        index,
+        list(range(2, 12)),
+        _only(index, "collab"),
+        liked_ids=frozenset({1, 2}),
+        model=model,
+        columns=columns,
+        model_items=np.array([0, 1]),
+        model_weights=np.array([1.0, 1.0], dtype=np.float32),
+    )
+    first = [why[0] for why in explained]
+    assert first[0] == "Because you liked Alpha"  # the top contributor while it has room
+    assert {"Because you liked Alpha", "Because you liked Beta"} <= set(first[:3])
+    assert max(first.count(text) for text in set(first)) <= 4
+    assert "Because you liked Beta" not in explained[-1]  # 0.3 of Alpha's part: not Beta's doing
+
+
+def test_because_you_liked_never_names_a_film_not_liked() -> None:
+    films = [_film(1, title="Liked"), _film(2, title="On the watchlist")] + [_film(m) for m in range(10, 13)]
+    index = _reason_index(films)
+    model = _model(
+        [f["id"] for f in films], {0: dict.fromkeys((2, 3, 4), 0.6), 1: dict.fromkeys((2, 3, 4), 1.0)}
+    )
+    explained = _explain(
+        index,
+        [2, 3, 4],
+        _only(index, "collab"),
+        liked_ids=frozenset({1}),
+        model=model,
+        columns=np.arange(len(index), dtype=np.int64),
+        model_items=np.array([0, 1]),
+        model_weights=np.array([1.0, 1.0], dtype=np.float32),
+    )
+    assert not [r for why in explained for r in why if "watchlist" in r]
+    assert explained[0] == ("Because you liked Liked",)  # 0.6 of the top part: named
+
+
+def test_a_person_is_named_only_when_their_credit_carries_the_content_score() -> None:
+    from movies.recommender.serving import Credits
+
+    keywords = [f"k{n}" for n in range(8)]
+    films = [
+        _film(1, title="Liked", keywords=keywords),
+        _film(2, title="Same story", keywords=keywords),  # shares an actor, and everything else
+        _film(3, title="Same director", genres=[35]),  # shares the director, little else
+        _film(4, genres=[35]),
+    ]
+    credits = Credits({1: [900], 3: [900]}, {1: [700], 2: [700]}, {900: "Dee Rector", 700: "Ann Actor"})
+    index = _reason_index(films, credits)
+    explained = _explain(
+        index,
+        [1, 2],
+        _only(index, "content"),
+        liked_ids=frozenset({1}),
+        content_rows=np.array([0]),
+        content_weights=np.array([1.0]),
+    )
+    assert explained[0] == ("Similar to Liked",)
+    assert explained[1] == ("Directed by Dee Rector, who directed Liked",)
+
+
 def test_blend_weights_run_from_cold_to_warm_with_the_number_of_positives() -> None:
     from movies.recommender.serving import BLEND, COMPONENTS, Blend, blend_override, current_blend
 
@@ -896,3 +1102,43 @@ def test_command_select_refuses_ml_latest_small(tmp_path: Path) -> None:
 
     with pytest.raises(CommandError, match="ml-100k only"):
         _call("--select", "--dataset", "ml-latest-small")
+
+
+@pytest.mark.django_db
+def test_command_reason_figures_count_what_recommendations_for_says(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from movies.recommender.offline.reason_figures import figures, kind_of, reason_key
+
+    folder = _write_ml100k_with_items(tmp_path / "ml-100k")
+    out = StringIO()
+    call_command(
+        "recommendation_reasons", "--dataset", "ml-100k", "--path", str(folder), stdout=out, stderr=StringIO()
+    )
+    output = out.getvalue()
+    assert f"### Reasons on ml-100k, served path: {N_USERS} users' top 10" in output
+    rows = [
+        line.strip("|").split("|") for line in output.splitlines() if line.startswith("| ") and "%" in line
+    ]
+    firsts = [float(cells[2].strip().rstrip("%")) for cells in rows]
+    assert sum(firsts) == pytest.approx(100.0, abs=0.2)  # every recommendation has a first reason
+    assert "Lists where one reason is on more than half of the list: 0.0%" in output
+    assert output.count("**MovieLens user ") == 3
+    # The counting itself, on lists made up for it.
+    assert kind_of("Highly rated: 8.1/10 from 500 votes") == reason_key("Highly rated: 7.6/10 from 900 votes")
+    assert reason_key("Because you liked Heat") != reason_key("Because you liked Speed")
+    made_up = {
+        1: [
+            (1, "A", ("Because you liked Heat",)),
+            (2, "B", ("Because you liked Speed",)),
+            (3, "C", ("Popular right now",)),
+        ],
+        2: [(1, "A", ("Because you liked Heat", "Popular right now")), (2, "B", ("Because you liked Heat",))],
+    }
+    found = figures(made_up)
+    assert (found.lists, found.recommendations) == (2, 5)
+    assert found.carrying["Because you liked (a liked film)"] == pytest.approx(4 / 5)
+    assert found.first["Popular"] == pytest.approx(1 / 5)
+    assert (found.dominated_by_reason, found.dominated_by_kind) == (0.5, 1.0)

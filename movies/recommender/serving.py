@@ -38,7 +38,7 @@ from django.db.models import Count, DecimalField, F, Max, Q, Value
 
 from movies import metrics
 from movies.catalog import cache_policy
-from movies.catalog.activity import COLUMN_OF, recent_interactions
+from movies.catalog.activity import COLUMN_OF, recent_interactions, usual_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
 from movies.recommender import feedback, publishing, reasons
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
@@ -137,6 +137,9 @@ class Interaction:
     at: float | None = None
     # "Not interested": a negative signal of its own (``feedback``), whatever the weight.
     dismissed: bool = False
+    # Whether a reason may say the user liked it (a favorite, or rated 3.5 or more; never a
+    # watchlist entry); None: judged by the weight, as a rating's (``liked_ids``).
+    liked: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,7 @@ class CatalogIndex:
         self.year = np.array([row["release_date"].year if row["release_date"] else 0 for row in rows])
         self.vote_average = np.array([row["vote_average"] or 0.0 for row in rows], dtype=np.float32)
         votes = np.array([row["vote_count"] or 0 for row in rows], dtype=np.float32)
+        self.vote_count = votes
         self.adult = np.array([row["adult"] for row in rows], dtype=bool)
         popularity = np.log1p(np.array([row["popularity"] or 0.0 for row in rows], dtype=np.float32))
         self.popularity = popularity / max(float(popularity.max(initial=0.0)), 1e-6)
@@ -291,6 +295,8 @@ class Snapshot:
     built_at: float
     # Our users' activity this week per catalog row, scaled to 0..1 (the trending prior).
     trending: np.ndarray
+    # This week's activity over its usual level per catalog row (``reasons.trending_lift``).
+    trending_lift: np.ndarray | None = None
 
     @property
     def has_column(self) -> np.ndarray:
@@ -311,6 +317,7 @@ class Snapshot:
         model_version: int | None,
         built_at: float,
         recent_activity: Mapping[int, float],
+        usual_activity: Mapping[int, float] | None = None,
     ) -> Snapshot:
         columns = np.full(len(index), -1, dtype=np.int64)
         if model is not None:
@@ -319,7 +326,14 @@ class Snapshot:
                 if column is not None:
                     columns[row] = column
         return cls(
-            index, model, columns, stamp, model_version, built_at, trending_scores(index, recent_activity)
+            index,
+            model,
+            columns,
+            stamp,
+            model_version,
+            built_at,
+            trending_scores(index, recent_activity),
+            reasons.trending_lift(index.row_of, len(index), recent_activity, usual_activity or {}),
         )
 
 
@@ -378,6 +392,7 @@ class Recommender:
                 )
             )
             recent = recent_interactions(TRENDING_DAYS)
+            usual = usual_interactions(TRENDING_DAYS, reasons.TRENDING_USUAL_DAYS)
             if current is not None and keep_index and version == current.model_version:
                 self._snapshot = Snapshot(
                     current.index,
@@ -387,6 +402,7 @@ class Recommender:
                     current.model_version,
                     current.built_at,
                     trending_scores(current.index, recent),
+                    reasons.trending_lift(current.index.row_of, len(current.index), recent, usual),
                 )
                 return
             model = current.model if current is not None and version == current.model_version else None
@@ -401,7 +417,7 @@ class Recommender:
                 index, stamp, built_at = current.index, current.catalog_stamp, current.built_at
             else:
                 index, built_at = CatalogIndex.from_database(), now
-            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent)
+            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent, usual)
 
     # --- scoring -----------------------------------------------------------------------------
     def recommend(
@@ -412,11 +428,13 @@ class Recommender:
         limit: int,
         snap: Snapshot | None = None,
         recent_activity: Mapping[int, float] | None = None,
+        usual_activity: Mapping[int, float] | None = None,
     ) -> list[Recommended]:
         """Top ``limit`` movies with reasons for one user's interactions and preferences.
 
         The trending prior is the snapshot's unless ``recent_activity`` (interactions
-        per movie) is given, e.g. as of another moment. Each ``score`` is the final
+        per movie) is given, e.g. as of another moment; then "Trending" reasons need
+        ``usual_activity`` of that moment too (``usual_interactions``). Each ``score`` is the final
         ranking score, after the diversity pass, so scores never rise down the list.
         """
         snap = snap or self.snapshot()
@@ -429,19 +447,26 @@ class Recommender:
         liked = set(prefs.get("favorite_genres", ()))
         allowed = self._allowed(index, prefs, seen)
         picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity, scored.penalty)
-        sources = {
-            "collab": reasons.because_you_liked(
-                index, model, snap.columns, picked, scored.model_items, scored.model_weights
-            ),
-            "content": reasons.similar_to(index, picked, [i.movie_id for i in positives]),
-        }
+        lift = snap.trending_lift
+        if recent_activity is not None:  # as of another moment: trending then, if its usual level is known
+            lift = None
+            if usual_activity is not None:
+                lift = reasons.trending_lift(index.row_of, len(index), recent_activity, usual_activity)
+        evidence = reasons.Evidence(
+            liked_ids=liked_ids(positives),
+            liked_genres=frozenset(liked),
+            model=model,
+            columns=snap.columns,
+            model_items=scored.model_items,
+            model_weights=scored.model_weights,
+            content_rows=np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64),
+            content_weights=np.array([i.weight for i in positives], dtype=np.float64),
+            trending_lift=lift,
+        )
+        explained = reasons.explain(index, picked, weights, components, evidence)
         return [
-            Recommended(
-                movie_id=int(index.ids[row]),
-                score=round(score, 4),
-                reasons=reasons.reasons_for(index, row, weights, components, sources, liked),
-            )
-            for row, score in zip(picked, final, strict=True)
+            Recommended(movie_id=int(index.ids[row]), score=round(score, 4), reasons=why)
+            for row, score, why in zip(picked, final, explained, strict=True)
         ]
 
     @staticmethod
@@ -515,7 +540,8 @@ class Recommender:
         diversity: float,
         penalty: np.ndarray | None = None,
     ) -> tuple[list[int], list[float]]:
-        """The picked catalog rows, best first, and their final scores (after the diversity pass)."""
+        """The picked catalog rows, best first, and their final scores (after the diversity pass);
+        ``penalty`` (the user's dismissals, ``feedback``) is taken off each row's score first."""
         total = np.zeros(len(index), dtype=np.float32)
         for name, values in components.items():
             if weights[name]:
@@ -653,6 +679,15 @@ def interaction_weight(kind: str, score: float | None = None) -> float:
     return max(-1.0, min(1.0, (score - 3.0) / 1.5))
 
 
+def liked_ids(interactions: list[Interaction]) -> frozenset[int]:
+    """The films a reason may say the user liked: favorites and ratings of ``reasons.LIKED_MIN_RATING``
+    or more (an interaction of unknown kind counts by its weight, as a rating would)."""
+    threshold = interaction_weight("rating", reasons.LIKED_MIN_RATING)
+    return frozenset(
+        i.movie_id for i in interactions if (i.weight >= threshold if i.liked is None else i.liked)
+    )
+
+
 # Read in this order, later kinds overriding: a dismissal outranks a favorite outranks a rating
 # outranks a watchlist entry ("not interested" is the user's latest word on a recommendation).
 USER_LISTS = ("WatchlistEntry", "Rating", "Favorite", "Dismissal")
@@ -667,7 +702,7 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
 
     One round trip: the four lists as one UNION ALL, each row tagged with its list. An
     interaction's time is the latest of the movie's rows, each at the time the activity
-    counts count it on (a rating when last changed).
+    counts count it on (a rating when last changed; a dismissal when made).
     """
     parts = []
     for position, name in enumerate(USER_LISTS):
@@ -689,7 +724,10 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
         else:
             weight = interaction_weight(WEIGHT_KINDS[kind])
         at[movie_id] = max(at.get(movie_id, 0.0), moment.timestamp())
-        by_movie[movie_id] = Interaction(movie_id, weight, at[movie_id], dismissed=kind == "Dismissal")
+        liked = kind == "Favorite" or (kind == "Rating" and float(score) >= reasons.LIKED_MIN_RATING)
+        by_movie[movie_id] = Interaction(
+            movie_id, weight, at[movie_id], dismissed=kind == "Dismissal", liked=liked
+        )
     return list(by_movie.values()), set(by_movie)
 
 
@@ -739,7 +777,10 @@ def recommendations_for(
     # At least a page's worth, so the usual limits share one cached list; more only when asked.
     wanted = max(limit, MIN_COMPUTED)
     recent = None if as_of is None else recent_interactions(TRENDING_DAYS, as_of)
-    items = get_recommender().recommend(interactions, seen, user_preferences(user_id), wanted, snap, recent)
+    usual = None if as_of is None else usual_interactions(TRENDING_DAYS, reasons.TRENDING_USUAL_DAYS, as_of)
+    items = get_recommender().recommend(
+        interactions, seen, user_preferences(user_id), wanted, snap, recent, usual
+    )
     found = [(item, snap.index.records[snap.index.row_of[item.movie_id]]) for item in items]
     if as_of is None:
         cache.set(
