@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest, HttpResponse
 
 from accounts import ratelimit
-from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
+from accounts.models import Dismissal, Favorite, Preferences, Rating, User, WatchlistEntry
 from backend.errors import RateLimited
 
 
@@ -53,6 +53,11 @@ class WatchlistEntryAdmin(UserMovieAdmin):
 @admin.register(Rating)
 class RatingAdmin(UserMovieAdmin):
     list_display = ("user", "movie_id", "score", "updated_at")
+
+
+@admin.register(Dismissal)
+class DismissalAdmin(UserMovieAdmin):
+    pass
 
 
 @admin.register(Preferences)

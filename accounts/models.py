@@ -1,4 +1,4 @@
-"""Users and what each user keeps: favorites, watchlist, ratings, preferences.
+"""Users and what each user keeps: favorites, watchlist, ratings, dismissals, preferences.
 
 Movies are referred to by TMDb id (``movie_id``), not by foreign key: the
 catalog may be TMDb, whose movies reach our tables only once looked up, and
@@ -97,6 +97,16 @@ class Rating(UserMovie):
             ),
         ]
         indexes = [models.Index(fields=["user", "-updated_at"], name="rating_user_recent_idx")]
+
+
+class Dismissal(UserMovie):
+    """A film the user said "not interested" to: never recommended to them again, a negative signal."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="dismissals")
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [models.UniqueConstraint(fields=["user", "movie_id"], name="dismissal_unique")]
 
 
 class Preferences(models.Model):

@@ -17,7 +17,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from accounts import tokens
-from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry, account_key
+from accounts.models import Dismissal, Favorite, Preferences, Rating, User, WatchlistEntry, account_key
 from backend.errors import InvalidInput, NotAuthenticated, NotFound, TemporarilyUnavailable
 from movies.catalog import reads
 from movies.catalog.languages import ISO_639_1
@@ -149,7 +149,7 @@ def change_password(user: User, old_password: str, new_password: str) -> tokens.
 
 
 def delete_account(user: User, password: str) -> None:
-    """Deletes the account and everything it kept (favorites, watchlist, ratings, preferences)."""
+    """Deletes the account and everything it kept (favorites, watchlist, ratings, dismissals, preferences)."""
     if not user.check_password(password):
         raise InvalidInput("The password is wrong.", field="password")
     tokens.revoke_all(user.pk)
@@ -180,6 +180,22 @@ def rate(user: User, movie_id: int, score: float) -> Rating:
         raise InvalidInput("score must be 0.5 to 5.0 in steps of 0.5.", field="score")
     require_movie(movie_id)
     return _get_or_create(Rating, user, movie_id, {"score": Decimal(str(score))})
+
+
+def dismiss(user: User, movie_id: int) -> bool:
+    """ "Not interested": idempotent, one row per (user, movie); always True once it holds."""
+    require_movie(movie_id)
+    _get_or_create(Dismissal, user, movie_id, {})
+    return True
+
+
+def undo_dismiss(user: User, movie_id: int) -> bool:
+    """Takes a dismissal back; False when there was none.
+
+    No catalog check, like the other removals: a film that has left the
+    catalog since it was dismissed can still be taken back.
+    """
+    return remove(user, Dismissal, movie_id)
 
 
 def _get_or_create(model: Any, user: User, movie_id: int, values: dict[str, Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Drops a user's cached recommendations whenever their lists or preferences change,
+"""Drops a user's cached recommendations whenever their lists, dismissals or preferences change,
 and keeps the per-day interaction counts (trending) as favorites, ratings and
 watchlist entries come and go.
 
@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from accounts.models import Favorite, Preferences, Rating, WatchlistEntry
+from accounts.models import Dismissal, Favorite, Preferences, Rating, WatchlistEntry
 from movies.catalog import activity
 from movies.catalog.cache_policy import drop_recommendations
 
@@ -31,6 +31,7 @@ def _changed(user_id: int) -> None:
 @receiver([post_save, post_delete], sender=WatchlistEntry)
 @receiver([post_save, post_delete], sender=Rating)
 @receiver([post_save, post_delete], sender=Preferences)
+@receiver([post_save, post_delete], sender=Dismissal)
 def _user_data_changed(sender: type, instance: Any, **kwargs: Any) -> None:
     _changed(instance.user_id)
 

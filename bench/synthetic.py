@@ -85,6 +85,7 @@ def generate(total: int, seed: int = 42, days: int = 365, now: datetime | None =
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
+    from backend.bulk import copy_rows
     from movies.catalog import activity
     from movies.models import Movie
 
@@ -130,9 +131,9 @@ def generate(total: int, seed: int = 42, days: int = 365, now: datetime | None =
                 rows[kind].append((user_id, movie_id, "", moment))
             else:
                 rows[kind].append((user_id, movie_id, moment))
-    _copy("accounts_rating", ("user_id", "movie_id", "score", "created_at", "updated_at"), rows["rating"])
-    _copy("accounts_favorite", ("user_id", "movie_id", "note", "created_at"), rows["favorite"])
-    _copy("accounts_watchlistentry", ("user_id", "movie_id", "created_at"), rows["watchlist"])
+    copy_rows("accounts_rating", ("user_id", "movie_id", "score", "created_at", "updated_at"), rows["rating"])
+    copy_rows("accounts_favorite", ("user_id", "movie_id", "note", "created_at"), rows["favorite"])
+    copy_rows("accounts_watchlistentry", ("user_id", "movie_id", "created_at"), rows["watchlist"])
     activity.rebuild()
     return Generated(
         users=len(user_ids),
@@ -141,23 +142,6 @@ def generate(total: int, seed: int = 42, days: int = 365, now: datetime | None =
         watchlist=len(rows["watchlist"]),
         seconds=time.perf_counter() - started,
     )
-
-
-def _copy(table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Bulk insert: COPY on PostgreSQL, batched executemany elsewhere."""
-    from django.db import connection, transaction
-
-    if not rows:
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-        for start in range(0, len(rows), BATCH):
-            cursor.executemany(sql, rows[start : start + BATCH])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Favorite, Preferences, Rating, User, WatchlistEntry
+from accounts.models import Dismissal, Favorite, Preferences, Rating, User, WatchlistEntry
 from tests.conftest import GraphQL, clear_caches
 
 pytestmark = pytest.mark.django_db
@@ -391,14 +391,15 @@ def test_change_password_revokes_every_other_session_and_keeps_the_caller_signed
 def test_delete_account_removes_everything(gql: GraphQL, token: str, alice: dict[str, Any]) -> None:
     gql(
         "mutation { addFavorite(movieId: 155) { id } addToWatchlist(movieId: 550) { id } "
-        'rateMovie(movieId: 19995, score: 4) { id } updatePreferences(input: {languages: ["en"]}) { languages } }',
+        'rateMovie(movieId: 19995, score: 4) { id } updatePreferences(input: {languages: ["en"]}) { languages } '
+        "dismissRecommendation(movieId: 27205) }",
         token=token,
     ).ok()
     query = "mutation($p: String!) { deleteAccount(password: $p) }"
     assert gql(query, {"p": "wrong-password-1"}, token=token).codes == ["BAD_USER_INPUT"]
     assert gql(query, {"p": PASSWORD}, token=token).ok() == {"deleteAccount": True}
     assert not User.objects.filter(username="alice").exists()
-    for model in (Favorite, WatchlistEntry, Rating, Preferences):
+    for model in (Favorite, WatchlistEntry, Rating, Preferences, Dismissal):
         assert not model.objects.exists()
     assert gql(ME, token=token).codes == ["UNAUTHENTICATED"]
     assert gql(REFRESH, {"t": alice["refreshToken"]}).codes == ["UNAUTHENTICATED"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -216,6 +217,30 @@ def test_content_score_profile_and_round_trip(tmp_path: Path, catalogue: list[Co
     np.testing.assert_array_equal(loaded.vocabulary, model.vocabulary)
     np.testing.assert_allclose(loaded.matrix.toarray(), model.matrix.toarray())
     assert loaded.similar(1, k=1) == model.similar(1, k=1)
+
+
+# --- feedback ---------------------------------------------------------------------------------
+def test_dismissal_penalty_falls_on_films_like_the_dismissed_one(catalogue: list[ContentItem]) -> None:
+    from movies.recommender.feedback import (
+        DISMISSED_COLLAB_PENALTY,
+        DISMISSED_CONTENT_PENALTY,
+        dismissal_penalty,
+    )
+
+    content = ContentModel.build(catalogue)
+    no_model = np.full(5, -1, dtype=np.int64)
+    assert not dismissal_penalty(content, None, no_model, []).any()
+    alone = dismissal_penalty(content, None, no_model, [0])  # dismissed the 1979 space film
+    assert alone[1] > alone[3] >= 0  # its space sibling drops most; the romance hardly
+    assert alone.max() <= DISMISSED_CONTENT_PENALTY + 1e-6
+    # Rows 2 and 4 always co-occur in the model: dismissing one costs the other the collaborative part.
+    cooccurring = sp.csr_matrix(np.array([[0, 1, 1], [0, 1, 1], [1, 0, 0]], dtype=np.float32))
+    model = ItemItemModel.train(cooccurring, np.array([1, 3, 5]), lam=0.5, n_neighbors=2)
+    columns = np.array([0, -1, 1, -1, 2], dtype=np.int64)
+    both = dismissal_penalty(content, model, columns, [2])
+    content_only = dismissal_penalty(content, None, columns, [2])
+    assert both[4] - content_only[4] == pytest.approx(DISMISSED_COLLAB_PENALTY)
+    assert both[0] == pytest.approx(content_only[0])
 
 
 # --- MovieLens 100K end to end ----------------------------------------------------------------
@@ -654,3 +679,466 @@ def test_tmdb_content_reads_credits_beside_the_movies_csv(tmp_path: Path) -> Non
     assert (item.directors, item.cast, item.year) == ([525], [3894, 1810], 2008)
     (without,) = load_tmdb_content(movies, with_credits=False)
     assert (without.directors, without.cast) == ([], [])
+
+
+def test_time_ordered_split_holds_out_each_users_latest_fifth() -> None:
+    from movies.recommender.offline.split import time_ordered_split
+
+    # User 1: ten rows in shuffled time order; user 2: two rows (round(0.4) = 0: all train).
+    users = np.array([1] * 10 + [2, 2])
+    stamps = np.array([5, 3, 9, 1, 7, 2, 8, 4, 6, 10, 2, 1])
+    train, test = time_ordered_split(users, stamps, 0.2)
+    assert sorted(stamps[test].tolist()) == [9, 10]
+    assert set(users[test].tolist()) == {1}
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(12))
+    # Ties in time: the later row in the input counts as later.
+    train, test = time_ordered_split(np.array([1, 1, 1, 1, 1]), np.array([1, 1, 1, 1, 1]), 0.2)
+    assert test.tolist() == [4]
+    with pytest.raises(ValueError, match="test_fraction"):
+        time_ordered_split(users, stamps, 1.0)
+    with pytest.raises(ValueError, match="same length"):
+        time_ordered_split(users, stamps[:3])
+
+
+def _write_ml100k_items(folder: Path) -> Path:
+    """u.data with times and u.item with genre flags (Action for items 1-2, Romance for 3)."""
+    folder.mkdir()
+    day = 86400
+    rows = [
+        (1, 1, 5, 10 * day),
+        (1, 2, 4, 11 * day),
+        (1, 3, 2, 12 * day),
+        (2, 1, 3, 20 * day),
+        (2, 3, 5, 21 * day),
+    ]
+    (folder / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows), encoding="utf-8")
+    # 1 and 14: the positions of Action and Romance in u.item's 19 genre flags.
+    return _write_u_item(
+        folder, [(1, "Heat (1995)", 1), (2, "Speed (1994)", 1), (3, "Casablanca (1942)", 14)]
+    )
+
+
+def _write_u_item(folder: Path, items: list[tuple[int, str, int]]) -> Path:
+    """u.item rows (id, "Title (year)", the one genre flag set), released on 1 January of the year."""
+    lines = []
+    for item, title, flag in items:
+        genre = ["0"] * 19
+        genre[flag] = "1"
+        lines.append(f"{item}|{title}|01-Jan-{title[-5:-1]}||http://example.com|" + "|".join(genre))
+    (folder / "u.item").write_text("\n".join(lines) + "\n", encoding="latin-1")
+    return folder
+
+
+@pytest.mark.django_db
+def test_movielens_loads_into_the_models_with_its_own_times(tmp_path: Path) -> None:
+    from datetime import UTC, date, datetime
+
+    from accounts.models import Favorite, Preferences, Rating, User
+    from movies.catalog.activity import recent_interactions
+    from movies.models import Genre, Movie, MovieActivity
+    from movies.recommender.offline import served
+
+    folder = _write_ml100k_items(tmp_path / "ml-100k")
+    ratings = served.dataset_ratings("ml-100k", folder)
+    loaded = served.load_into_models("ml-100k", ratings, folder)
+    assert (loaded.ratings, loaded.favorites, sorted(loaded.account_of)) == (5, 2, [1, 2])
+    assert sorted(Movie.objects.values_list("id", "title")) == [(1, "Heat"), (2, "Speed"), (3, "Casablanca")]
+    heat = Movie.objects.get(id=1)
+    # Statistics from the loaded ratings: two ratings (5 and 3), average 4 stars = 8/10.
+    assert (heat.vote_count, heat.vote_average, heat.release_date) == (2, 8.0, date(1995, 1, 1))
+    assert Genre.objects.get(id=heat.genre_ids[0]).name == "Action"
+    first = User.objects.get(id=loaded.account_of[1])
+    assert first.username == "movielens-1"
+    assert not first.has_usable_password()
+    rating = Rating.objects.get(user=first, movie_id=1)
+    assert rating.created_at == rating.updated_at == datetime(1970, 1, 11, tzinfo=UTC)
+    assert sorted(Favorite.objects.values_list("user_id", "movie_id")) == [
+        (loaded.account_of[1], 1),
+        (loaded.account_of[2], 3),
+    ]
+    # Favorite genres: the most frequent among the user's positives (rated 4 or more).
+    prefs = Preferences.objects.get(user=first)
+    assert [genre.name for genre in prefs.favorite_genres.all()] == ["Action"]
+    # The activity counts are on the interactions' own days, not on the day of the load.
+    assert set(MovieActivity.objects.values_list("day", flat=True)) == {
+        date(1970, 1, 11),
+        date(1970, 1, 12),
+        date(1970, 1, 13),
+        date(1970, 1, 21),
+        date(1970, 1, 22),
+    }
+    assert recent_interactions(7) == {}
+    assert recent_interactions(2, datetime(1970, 1, 22, 12, tzinfo=UTC)) == {1: 1.0, 3: 2.0}
+    # Loading again replaces the accounts instead of adding to them.
+    again = served.load_into_models("ml-100k", ratings.subset(np.array([0, 1])), folder)
+    assert User.objects.filter(username__startswith="movielens-").count() == 1
+    assert Rating.objects.count() == 2
+    assert again.account_of[1] != loaded.account_of[1]
+
+
+# --- reasons ----------------------------------------------------------------------------------
+def _film(movie_id: int, **fields: Any) -> dict[str, Any]:
+    from datetime import date
+
+    return {
+        "id": movie_id,
+        "title": fields.get("title", f"Film {movie_id}"),
+        "genre_ids": fields.get("genres", [18]),
+        "keywords": fields.get("keywords", []),
+        "original_language": "en",
+        "release_date": date(fields.get("year", 2000), 1, 1),
+        "vote_average": fields.get("average", 6.0),
+        "vote_count": fields.get("votes", 100),
+        "adult": False,
+        "popularity": fields.get("popularity", 10.0),
+    }
+
+
+def _reason_index(films: list[dict[str, Any]], credits: Any = None) -> Any:
+    from movies.recommender.serving import CatalogIndex
+
+    return CatalogIndex(films, {18: "Drama", 80: "Crime", 35: "Comedy"}, credits=credits)
+
+
+def _explain(index: Any, picked: list[int], components: dict[str, np.ndarray], **evidence: Any) -> list[Any]:
+    from movies.recommender import reasons
+
+    weights = dict.fromkeys(components, 1.0)
+    return reasons.explain(index, picked, weights, components, reasons.Evidence(**evidence))
+
+
+def _only(index: Any, name: str, value: float = 0.5) -> dict[str, np.ndarray]:
+    return {name: np.full(len(index), value, dtype=np.float32)}
+
+
+def test_highly_rated_needs_the_stated_average_and_votes() -> None:
+    from movies.recommender.reasons import HIGHLY_RATED_MIN_AVERAGE, HIGHLY_RATED_MIN_VOTES
+
+    index = _reason_index(
+        [
+            _film(1, average=HIGHLY_RATED_MIN_AVERAGE, votes=HIGHLY_RATED_MIN_VOTES),
+            _film(2, average=8.9, votes=HIGHLY_RATED_MIN_VOTES - 1),
+            _film(3, average=HIGHLY_RATED_MIN_AVERAGE - 0.1, votes=50_000),
+        ]
+    )
+    explained = _explain(index, [0, 1, 2], _only(index, "quality"), liked_ids=frozenset())
+    assert explained[0] == (
+        f"Highly rated: {HIGHLY_RATED_MIN_AVERAGE:.1f}/10 from {HIGHLY_RATED_MIN_VOTES} votes",
+    )
+    assert not [r for why in explained[1:] for r in why if r.startswith("Highly rated")]
+    assert explained[1] == (
+        f"Rated 8.9/10 by {HIGHLY_RATED_MIN_VOTES - 1} viewers",
+    )  # the figures, not a claim
+
+
+def test_popular_only_among_the_catalogs_most_popular() -> None:
+    index = _reason_index([_film(movie_id, popularity=float(movie_id)) for movie_id in range(1, 21)])
+    explained = _explain(index, [19, 0], _only(index, "popularity"), liked_ids=frozenset())
+    assert explained[0] == ("Popular right now",)
+    assert explained[1] != ("Popular right now",)
+
+
+def test_trending_only_well_above_the_usual_level() -> None:
+    from movies.recommender.reasons import TRENDING_MIN_LIFT, TRENDING_MIN_RECENT, trending_lift
+
+    index = _reason_index([_film(movie_id) for movie_id in range(1, 5)])
+    recent = {1: 12.0, 2: 12.0, 3: TRENDING_MIN_RECENT - 1, 4: 12.0}
+    usual = {1: 3.0, 2: 12.0 / TRENDING_MIN_LIFT + 0.1, 4: 0.0}
+    lift = trending_lift(index.row_of, len(index), recent, usual)
+    assert lift.tolist() == pytest.approx([4.0, 12.0 / 6.1, 0.0, 12.0])
+    explained = _explain(
+        index, [0, 1, 2, 3], _only(index, "trending"), liked_ids=frozenset(), trending_lift=lift
+    )
+    trending = [any(r.startswith("Trending") for r in why) for why in explained]
+    assert trending == [True, False, False, True]
+    assert explained[0] == ("Trending: 4 times its usual activity this week",)
+    assert not any(
+        r.startswith("Trending")
+        for why in _explain(index, [0], _only(index, "trending"), liked_ids=frozenset())
+        for r in why
+    )  # no lift known (an as-of score): nothing is called trending
+
+
+def test_no_reason_covers_more_than_its_share_of_any_prefix() -> None:
+    from movies.recommender.reasons import MAX_SHARE
+
+    films = [
+        _film(movie_id, genres=[18, 80, 35], popularity=100.0, average=8.0, votes=5000)
+        for movie_id in range(20)
+    ]
+    films += [_film(100 + i, popularity=0.0) for i in range(180)]  # the rest of a catalog, unpopular
+    index = _reason_index(films)
+    components = {
+        "popularity": np.full(len(index), 0.9, dtype=np.float32),
+        "quality": np.full(len(index), 0.5, dtype=np.float32),
+        "genre": np.full(len(index), 0.3, dtype=np.float32),
+    }
+    explained = _explain(
+        index, list(range(20)), components, liked_ids=frozenset(), liked_genres=frozenset({18, 80, 35})
+    )
+    kinds = [[r.split(":")[0] for r in why] for why in explained]
+    for end in range(1, 21):
+        counts: dict[str, int] = {}
+        for why in explained[:end]:
+            for reason in why:
+                counts[reason] = counts.get(reason, 0) + 1
+        assert max(counts.values()) <= max(1, math.ceil(MAX_SHARE * end)), (end, counts)
+    assert explained[0][0].startswith("Popular")  # the truest reason comes first while it has room
+    assert all(why for why in explained)
+    assert len({kind[0] for kind in kinds}) >= 3
+
+
+def test_trending_as_of_another_moment_needs_that_moments_usual_level() -> None:
+    from movies.recommender.serving import Recommender, Snapshot
+
+    index = _reason_index([_film(movie_id) for movie_id in range(1, 6)])
+    snap = Snapshot.build(index, None, (5, 5, None), None, 0.0, {})
+    recent = {3: 10.0}
+    then = Recommender().recommend([], set(), {}, 5, snap, recent, {3: 1.0})
+    assert then[0].movie_id == 3
+    assert "Trending: 10 times its usual activity this week" in then[0].reasons
+    unknown = Recommender().recommend([], set(), {}, 5, snap, recent)  # no usual level: no claim
+    assert not [r for rec in unknown for r in rec.reasons if r.startswith("Trending")]
+
+
+def _model(item_ids: list[int], contributions: dict[int, dict[int, float]]) -> ItemItemModel:
+    """An item-item model whose column ``source`` adds ``weight`` to each ``target`` column."""
+    width = max(len(targets) for targets in contributions.values())
+    neighbors = np.zeros((len(item_ids), width), dtype=np.int32)
+    weights = np.zeros((len(item_ids), width), dtype=np.float32)
+    for source, targets in contributions.items():
+        for k, (target, weight) in enumerate(targets.items()):
+            neighbors[source, k], weights[source, k] = target, weight
+    return ItemItemModel(np.array(item_ids), neighbors, weights, np.ones(len(item_ids), dtype=np.float32))
+
+
+def test_a_user_with_two_liked_films_sees_both_named() -> None:
+    films = [_film(1, title="Alpha"), _film(2, title="Beta")] + [_film(m) for m in range(10, 20)]
+    index = _reason_index(films)
+    # Alpha contributes most to every pick; Beta nearly as much to all but film 19.
+    model = _model(
+        [f["id"] for f in films],
+        {0: dict.fromkeys(range(2, 12), 1.0), 1: {c: (0.8 if c < 11 else 0.3) for c in range(2, 12)}},
+    )
+    columns = np.arange(len(index), dtype=np.int64)
+    explained = _explain(
+        index,
+        list(range(2, 12)),
+        _only(index, "collab"),
+        liked_ids=frozenset({1, 2}),
+        model=model,
+        columns=columns,
+        model_items=np.array([0, 1]),
+        model_weights=np.array([1.0, 1.0], dtype=np.float32),
+    )
+    first = [why[0] for why in explained]
+    assert first[0] == "Because you liked Alpha"  # the top contributor while it has room
+    assert {"Because you liked Alpha", "Because you liked Beta"} <= set(first[:3])
+    assert max(first.count(text) for text in set(first)) <= 4
+    assert "Because you liked Beta" not in explained[-1]  # 0.3 of Alpha's part: not Beta's doing
+
+
+def test_because_you_liked_never_names_a_film_not_liked() -> None:
+    films = [_film(1, title="Liked"), _film(2, title="On the watchlist")] + [_film(m) for m in range(10, 13)]
+    index = _reason_index(films)
+    model = _model(
+        [f["id"] for f in films], {0: dict.fromkeys((2, 3, 4), 0.6), 1: dict.fromkeys((2, 3, 4), 1.0)}
+    )
+    explained = _explain(
+        index,
+        [2, 3, 4],
+        _only(index, "collab"),
+        liked_ids=frozenset({1}),
+        model=model,
+        columns=np.arange(len(index), dtype=np.int64),
+        model_items=np.array([0, 1]),
+        model_weights=np.array([1.0, 1.0], dtype=np.float32),
+    )
+    assert not [r for why in explained for r in why if "watchlist" in r]
+    assert explained[0] == ("Because you liked Liked",)  # 0.6 of the top part: named
+
+
+def test_a_person_is_named_only_when_their_credit_carries_the_content_score() -> None:
+    from movies.recommender.serving import Credits
+
+    keywords = [f"k{n}" for n in range(8)]
+    films = [
+        _film(1, title="Liked", keywords=keywords),
+        _film(2, title="Same story", keywords=keywords),  # shares an actor, and everything else
+        _film(3, title="Same director", genres=[35]),  # shares the director, little else
+        _film(4, genres=[35]),
+    ]
+    credits = Credits({1: [900], 3: [900]}, {1: [700], 2: [700]}, {900: "Dee Rector", 700: "Ann Actor"})
+    index = _reason_index(films, credits)
+    explained = _explain(
+        index,
+        [1, 2],
+        _only(index, "content"),
+        liked_ids=frozenset({1}),
+        content_rows=np.array([0]),
+        content_weights=np.array([1.0]),
+    )
+    assert explained[0] == ("Similar to Liked",)
+    assert explained[1] == ("Directed by Dee Rector, who directed Liked",)
+
+
+def test_blend_weights_run_from_cold_to_warm_with_the_number_of_positives() -> None:
+    from movies.recommender.serving import BLEND, COMPONENTS, Blend, blend_override, current_blend
+
+    warm = dict.fromkeys(COMPONENTS, 0.0) | {"collab": 1.0}
+    cold = dict.fromkeys(COMPONENTS, 0.0) | {"popularity": 1.0}
+    blend = Blend(warm, cold, full_warm_positives=4, diversity=0.1, recency_half_life_days=None)
+    assert blend.weights_for(0)["collab"] == 0.0
+    assert blend.weights_for(1) == dict.fromkeys(COMPONENTS, 0.0) | {"collab": 0.25, "popularity": 0.75}
+    assert blend.weights_for(4) == blend.weights_for(40) == warm
+    # Without a collaborative model, content similarity stands in for it.
+    assert blend.weights_for(4, has_model=False) == warm | {"collab": 0.0, "content": 1.0}
+    assert current_blend() is BLEND
+    with blend_override(blend):
+        assert current_blend() is blend
+    assert current_blend() is BLEND
+
+
+def _index(n: int = 4) -> Any:
+    from datetime import date
+
+    from movies.recommender.serving import CatalogIndex
+
+    # Films 1 and 2 share a genre, a keyword, a language and a decade; so do 3 and 4, another set.
+    rows = [
+        {
+            "id": movie,
+            "title": f"Film {movie}",
+            "genre_ids": [0] if movie < 3 else [3],
+            "keywords": ["shared"] if movie < 3 else ["other"],
+            "original_language": "en" if movie < 3 else "fr",
+            "release_date": date(2001, 1, 1) if movie < 3 else date(1975, 1, 1),
+            "vote_average": 7.0,
+            "vote_count": 100,
+            "adult": False,
+            "popularity": float(movie),
+        }
+        for movie in range(1, n + 1)
+    ]
+    return CatalogIndex(rows, {0: "Drama", 3: "Comedy"})
+
+
+def test_recency_weighting_halves_an_old_liked_films_pull() -> None:
+    from movies.recommender.serving import Interaction, Recommender, Snapshot
+
+    index = _index()
+    snap = Snapshot.build(index, None, (4, 4, None), None, 0.0, {})
+    day = 86400.0
+    # Film 1 liked 30 days before film 3: with a 30-day half-life it counts half as much.
+    liked = [Interaction(1, 1.0, 0.0), Interaction(3, 1.0, 30 * day)]
+    even = Recommender.components(snap, liked, {}, None).values["content"]
+    recent = Recommender.components(snap, liked, {}, 30.0).values["content"]
+    film1, film3 = index.row_of[1], index.row_of[3]
+    assert even[film1] == pytest.approx(even[film3], rel=1e-3)
+    assert recent[film3] > recent[film1]
+    profile = index.content.score_indices(np.array([film1, film3]), np.array([0.5, 1.0]))
+    np.testing.assert_allclose(recent, profile, rtol=1e-5)
+    # No times known: every film counts alike whatever the half-life.
+    untimed = [Interaction(1, 1.0), Interaction(3, 1.0)]
+    np.testing.assert_allclose(Recommender.components(snap, untimed, {}, 30.0).values["content"], even)
+
+
+def test_ranking_scores_fall_with_the_diversity_penalty() -> None:
+    from movies.recommender.serving import Recommender
+
+    index = _index()
+    allowed = np.ones(4, dtype=bool)
+    components = {"collab": np.array([1.0, 0.99, 0.5, 0.2], dtype=np.float32)}
+    rows, scores = Recommender.rank(index, components, {"collab": 1.0}, allowed, 3, 1.0)
+    # Films 1 and 2 share keywords: after film 1, film 2 pays for it and film 3 goes first.
+    assert [int(index.ids[row]) for row in rows] == [1, 3, 2]
+    assert scores == sorted(scores, reverse=True)
+    assert scores[0] == pytest.approx(1.0)
+    plain_rows, plain = Recommender.rank(index, components, {"collab": 1.0}, allowed, 3, 0.0)
+    assert [int(index.ids[row]) for row in plain_rows] == [1, 2, 3]
+    assert plain == pytest.approx([1.0, 0.99, 0.5])
+    # The sparse fallback for large catalogs gives the same pairs.
+    pool = np.array([0, 1, 2])
+    dense = index.pool_similarity(pool)
+    index.similarity = None
+    np.testing.assert_allclose(index.pool_similarity(pool), dense, atol=1e-3)
+
+
+def _write_ml100k_with_items(folder: Path) -> Path:
+    genres = {0: 1, 1: 14, 2: 7}  # Action, Romance, Documentary: one per taste cluster
+    items = [
+        (item, f"Movie {item} (1995)", genres[(item - 1) // (N_ITEMS // N_CLUSTERS)])
+        for item in range(1, N_ITEMS + 1)
+    ]
+    return _write_u_item(_write_ml100k(folder), items)
+
+
+@pytest.mark.django_db
+def test_command_served_path_scores_what_recommendations_for_returns(tmp_path: Path) -> None:
+    folder = _write_ml100k_with_items(tmp_path / "ml-100k")
+    output = _call("--served", "--path", str(folder), "--no-progress")
+    for protocol in ("Microsoft protocol", "time-ordered protocol"):
+        assert f"ml-100k, served path, {protocol}" in output
+    rows = [line for line in output.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    names = {line.strip("|").split("|")[0].strip() for line in rows}
+    assert {
+        "Served hybrid (recommendations_for)",
+        "Core: served collaborative model alone",
+        "Plain EASE (binary)",
+        "Most popular",
+        "Served without diversity",
+    } <= names
+    for line in rows:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0] != "Row":
+            assert all(0.0 <= float(value) <= 1.0 for value in cells[1:5])
+    assert output.count("Served minus core, all users") == 2
+    assert "recommendations_for per user, uncached" in output
+
+
+@pytest.mark.django_db
+def test_command_select_refuses_ml_latest_small(tmp_path: Path) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="ml-100k only"):
+        _call("--select", "--dataset", "ml-latest-small")
+
+
+@pytest.mark.django_db
+def test_command_reason_figures_count_what_recommendations_for_says(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from movies.recommender.offline.reason_figures import figures, kind_of, reason_key
+
+    folder = _write_ml100k_with_items(tmp_path / "ml-100k")
+    out = StringIO()
+    call_command(
+        "recommendation_reasons", "--dataset", "ml-100k", "--path", str(folder), stdout=out, stderr=StringIO()
+    )
+    output = out.getvalue()
+    assert f"### Reasons on ml-100k, served path: {N_USERS} users' top 10" in output
+    rows = [
+        line.strip("|").split("|") for line in output.splitlines() if line.startswith("| ") and "%" in line
+    ]
+    firsts = [float(cells[2].strip().rstrip("%")) for cells in rows]
+    assert sum(firsts) == pytest.approx(100.0, abs=0.2)  # every recommendation has a first reason
+    assert "Lists where one reason is on more than half of the list: 0.0%" in output
+    assert output.count("**MovieLens user ") == 3
+    # The counting itself, on lists made up for it.
+    assert kind_of("Highly rated: 8.1/10 from 500 votes") == reason_key("Highly rated: 7.6/10 from 900 votes")
+    assert reason_key("Because you liked Heat") != reason_key("Because you liked Speed")
+    made_up = {
+        1: [
+            (1, "A", ("Because you liked Heat",)),
+            (2, "B", ("Because you liked Speed",)),
+            (3, "C", ("Popular right now",)),
+        ],
+        2: [(1, "A", ("Because you liked Heat", "Popular right now")), (2, "B", ("Because you liked Heat",))],
+    }
+    found = figures(made_up)
+    assert (found.lists, found.recommendations) == (2, 5)
+    assert found.carrying["Because you liked (a liked film)"] == pytest.approx(4 / 5)
+    assert found.first["Popular"] == pytest.approx(1 / 5)
+    assert (found.dominated_by_reason, found.dominated_by_kind) == (0.5, 1.0)

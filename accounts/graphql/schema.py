@@ -211,6 +211,19 @@ class AccountMutation:
     async def delete_rating(self, info: Info, movie_id: MovieId) -> bool:
         return await _remove(info, models.Rating, movie_id)
 
+    @strawberry.mutation(
+        description="not interested: never recommended to this user again; a negative signal",
+        extensions=[IsAuthenticated()],
+    )
+    async def dismiss_recommendation(self, info: Info, movie_id: MovieId) -> bool:
+        return await sync_to_async(services.dismiss)(require_user(info), movie_id)
+
+    @strawberry.mutation(
+        description="takes a dismissal back; false when there was none", extensions=[IsAuthenticated()]
+    )
+    async def undo_dismiss_recommendation(self, info: Info, movie_id: MovieId) -> bool:
+        return await sync_to_async(services.undo_dismiss)(require_user(info), movie_id)
+
     @strawberry.mutation(description="Changes only the fields given.", extensions=[IsAuthenticated()])
     async def update_preferences(
         self, info: Info, input: Annotated[PreferencesInput, strawberry.argument(description="The changes.")]

@@ -76,6 +76,17 @@ def recent_interactions(days: int, now: datetime | None = None) -> dict[int, flo
     return {movie_id: float(n) for movie_id, n in rows}
 
 
+def usual_interactions(days: int, before_days: int, now: datetime | None = None) -> dict[int, float]:
+    """Interactions per movie per ``days`` days, averaged over the ``before_days`` days before
+    the last ``days`` (the usual level a recent count is compared with).
+
+    The window's last day is the recent window's first, counted in full here:
+    a film's usual level errs high, so a claim that it is above it errs safe.
+    """
+    end = (now or timezone.now()) - timedelta(days=days)
+    return {movie_id: n * days / before_days for movie_id, n in recent_interactions(before_days, end).items()}
+
+
 def _window(days: int, now: datetime | None) -> tuple[date, float, datetime]:
     """The window's oldest day, the part of that day inside the window, and its end."""
     now = now or timezone.now()

@@ -282,27 +282,34 @@ class ItemItemModel:
         order = np.argsort(-contrib, kind="stable")[:limit]
         return [(int(item_indices[i]), float(contrib[i])) for i in order if contrib[i] > 0]
 
-    def explain_best(
-        self, item_indices: np.ndarray, item_weights: np.ndarray, targets: np.ndarray
-    ) -> dict[int, int]:
-        """For each target column, the user's column contributing most to its score (positive only).
-
-        ``explain(..., limit=1)`` for many targets in one pass over the user's
-        ``m * N`` neighbour entries (ties go to the earlier of the user's items, as there).
-        """
+    def contributions(
+        self, item_indices: np.ndarray, item_weights: np.ndarray, targets: np.ndarray, min_share: float = 0.0
+    ) -> dict[int, list[tuple[int, float]]]:
+        """For each target column, every user column with a positive contribution to its score of at
+        least ``min_share`` of the strongest one's, strongest first (ties: the earlier of the user's
+        items): ``explain`` for many targets in one pass over the user's ``m * N`` neighbour entries."""
         item_indices = np.asarray(item_indices, dtype=np.int64)
         item_weights = self._transform_weights(item_weights)
         if item_indices.size == 0 or len(targets) == 0:
             return {}
         neighbors = self.neighbors[item_indices]
         contrib = self.weights[item_indices] * item_weights[:, None]
-        mask = np.isin(neighbors, np.asarray(targets)) & (contrib > 0)
+        wanted = np.zeros(self.n_items, dtype=bool)
+        wanted[np.asarray(targets, dtype=np.int64)] = True
+        mask = wanted[neighbors] & (contrib > 0)
         source = np.nonzero(mask)[0]
         target, value = neighbors[mask], contrib[mask]
-        order = np.lexsort((source, -value, target))  # by target, strongest first, then user order
-        target, source = target[order], source[order]
-        firsts = np.unique(target, return_index=True)[1]
-        return {int(target[i]): int(item_indices[source[i]]) for i in firsts}
+        order = np.lexsort((source, -value, target))
+        target, source, value = target[order], source[order], value[order]
+        if min_share > 0 and target.size:
+            firsts = np.unique(target, return_index=True)[1]
+            strongest = np.repeat(value[firsts], np.diff(np.append(firsts, target.size)))
+            keep = value >= min_share * strongest
+            target, source, value = target[keep], source[keep], value[keep]
+        found: dict[int, list[tuple[int, float]]] = {}
+        for t, s, v in zip(target.tolist(), source.tolist(), value.tolist(), strict=True):
+            found.setdefault(int(t), []).append((int(item_indices[s]), float(v)))
+        return found
 
     # --- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -14,7 +14,7 @@ Hybrid scoring over the local catalog (the candidate pool):
   this week (the per-day counts, re-read with the model check, so a request
   never reads interactions); seen movies removed; a greedy diversity pass.
 
-Each recommendation's reasons are its largest score components, worded.
+Each recommendation's reasons are its largest score components, worded (``reasons``).
 """
 
 from __future__ import annotations
@@ -23,20 +23,24 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from django.apps import apps
 from django.core.cache import cache
 from django.db.models import Count, DecimalField, F, Max, Q, Value
 
 from movies import metrics
 from movies.catalog import cache_policy
-from movies.catalog.activity import recent_interactions
+from movies.catalog.activity import COLUMN_OF, recent_interactions, usual_interactions
 from movies.models import LIST_COLUMNS, Credit, Genre, Movie
-from movies.recommender import publishing
+from movies.recommender import feedback, publishing, reasons
 from movies.recommender.content import TOP_CAST, ContentItem, ContentModel
 from movies.recommender.ease import ItemItemModel
 from movies.records import MovieRecord
@@ -49,34 +53,93 @@ MIN_COMPUTED = 20
 # How often a process looks for a new model version or catalog change, and re-reads trending.
 RELOAD_CHECK_SECONDS = 60.0
 EDIT_RELOAD_SECONDS = 600.0
-# Component weights for a user with history; cold users lean on content and priors.
-WARM_WEIGHTS = {
-    "collab": 1.0,
-    "content": 0.45,
-    "genre": 0.25,
-    "popularity": 0.12,
-    "quality": 0.12,
-    "trending": 0.1,
-}
-COLD_WEIGHTS = {
-    "collab": 0.0,
-    "content": 0.3,
-    "genre": 0.6,
-    "popularity": 0.35,
-    "quality": 0.3,
-    "trending": 0.2,
-}
-DIVERSITY = 0.35
+COMPONENTS = ("collab", "content", "genre", "popularity", "quality", "trending")
+
+
+@dataclass(frozen=True)
+class Blend:
+    """How the hybrid weighs its score components: the one place its knobs live.
+
+    ``warm`` weights apply in full to a user with ``full_warm_positives`` liked
+    films or more, ``cold`` to a user with none, and a user in between gets the
+    straight line between them by their number of positives (so two liked films
+    do not already mean "trust the collaborative model alone"). ``diversity`` is
+    the maximal-marginal-relevance penalty per unit of content similarity to a
+    film already picked; ``recency_half_life_days`` halves a liked film's weight
+    for each that many days it is older than the user's newest interaction (None:
+    every film counts alike). Chosen on validation splits of ml-100k (README,
+    "Recommender quality"); evaluation swaps it with ``blend_override``.
+    """
+
+    warm: Mapping[str, float]
+    cold: Mapping[str, float]
+    full_warm_positives: int
+    diversity: float
+    recency_half_life_days: float | None
+
+    def weights_for(self, positives: int, has_model: bool = True) -> dict[str, float]:
+        """The component weights for a user with ``positives`` liked films.
+
+        Until a collaborative model is trained (``has_model`` false), content similarity
+        takes the collaborative weight: it is then the only signal from the user's films.
+        """
+        share = 1.0 if positives >= self.full_warm_positives else positives / max(self.full_warm_positives, 1)
+        weights = {name: (1 - share) * self.cold[name] + share * self.warm[name] for name in COMPONENTS}
+        if not has_model:
+            weights["content"] += weights["collab"]
+            weights["collab"] = 0.0
+        return weights
+
+
+# Selected on validation splits of ml-100k, both protocols (README, "Recommender quality":
+# ``manage.py evaluate_recommender --select``): coordinate ascent from the earlier hand-set
+# weights, then every knob whose removal cost under 0.0001 of the objective switched off.
+# Not measured there, so as set before: the cold genre boost (no MovieLens account without
+# a liked film has favorite genres) and cold content (zero without a liked film).
+BLEND = Blend(
+    warm={"collab": 1.0, "content": 0.05, "genre": 0.0, "popularity": 0.2, "quality": 0.0, "trending": 0.1},
+    cold={"collab": 0.0, "content": 0.3, "genre": 0.6, "popularity": 0.2, "quality": 0.0, "trending": 0.35},
+    full_warm_positives=1,
+    diversity=0.1,
+    recency_half_life_days=180.0,
+)
+_blend_override: ContextVar[Blend | None] = ContextVar("blend_override", default=None)
+
+
+def current_blend() -> Blend:
+    """The blend in force: ``BLEND`` unless ``blend_override`` swapped it."""
+    return _blend_override.get() or BLEND
+
+
+@contextmanager
+def blend_override(blend: Blend) -> Iterator[Blend]:
+    """Scores with ``blend`` inside the block (offline evaluation's ablations and selection)."""
+    token = _blend_override.set(blend)
+    try:
+        yield blend
+    finally:
+        _blend_override.reset(token)
+
+
 SIMILAR_POPULARITY_WEIGHT = 0.1
 # A vote average counts in full only with about this many votes (Bayesian damping).
 QUALITY_VOTES = 500
 TRENDING_DAYS = 7
+# Catalogs up to this many films keep all pairs' content similarity in memory (see CatalogIndex).
+DENSE_SIMILARITY_MAX = 6000
 
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
     movie_id: int
     weight: float
+    # When it happened (Unix seconds), for the recency weighting; None when unknown.
+    at: float | None = None
+    # "Not interested": a negative signal of its own (``feedback``), whatever the weight.
+    dismissed: bool = False
+    # Whether a reason may say the user liked it (a favorite, or rated 3.5 or more; never a
+    # watchlist entry); None: judged by the weight, as a rating's (``liked_ids``).
+    liked: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +147,19 @@ class Recommended:
     movie_id: int
     score: float
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Components:
+    """One user's score components over the catalog rows, and the liked films behind them."""
+
+    values: dict[str, np.ndarray]
+    positives: list[Interaction]
+    # The user's films as model columns and their (recency-weighted) weights, for the reasons.
+    model_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    model_weights: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.float32))
+    # Subtracted from the blend: how like the user's dismissed films each row is (``feedback``).
+    penalty: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +210,16 @@ class CatalogIndex:
         self.titles = [row["title"] for row in rows]
         self.genres = [frozenset(row["genre_ids"] or ()) for row in rows]
         self.genre_names = genre_names
+        # Rows x genres incidence, so a genre boost or filter is one sparse column sum.
+        self.genre_column = {genre: column for column, genre in enumerate(sorted(set().union(*self.genres)))}
+        incidence = [(row, self.genre_column[g]) for row, genres in enumerate(self.genres) for g in genres]
+        self.genre_matrix = sp.csr_matrix(
+            (
+                np.ones(len(incidence), dtype=np.float32),
+                ([r for r, _ in incidence], [c for _, c in incidence]),
+            ),
+            shape=(len(rows), len(self.genre_column)),
+        )
         self.directors = [credits.directors.get(row["id"], []) for row in rows]
         self.cast = [credits.cast.get(row["id"], []) for row in rows]
         self.person_names = credits.names
@@ -141,6 +227,7 @@ class CatalogIndex:
         self.year = np.array([row["release_date"].year if row["release_date"] else 0 for row in rows])
         self.vote_average = np.array([row["vote_average"] or 0.0 for row in rows], dtype=np.float32)
         votes = np.array([row["vote_count"] or 0 for row in rows], dtype=np.float32)
+        self.vote_count = votes
         self.adult = np.array([row["adult"] for row in rows], dtype=bool)
         popularity = np.log1p(np.array([row["popularity"] or 0.0 for row in rows], dtype=np.float32))
         self.popularity = popularity / max(float(popularity.max(initial=0.0)), 1e-6)
@@ -161,6 +248,20 @@ class CatalogIndex:
             ],
             min_df=2,
         )
+        # Every pair's content similarity, computed once per catalog (float16: 18 MB for 3,000
+        # films), so the diversity pass reads its pool's pairs instead of a sparse product per
+        # request; a catalog too large for that keeps the product.
+        self.similarity: np.ndarray | None = None
+        if len(rows) <= DENSE_SIMILARITY_MAX:
+            matrix = self.content.matrix
+            self.similarity = np.asarray((matrix @ matrix.T).toarray(), dtype=np.float16)
+
+    def pool_similarity(self, pool: np.ndarray) -> np.ndarray:
+        """Content similarity between every two of the ``pool`` rows (float64)."""
+        if self.similarity is not None:
+            return self.similarity[np.ix_(pool, pool)].astype(np.float64)
+        vectors = self.content.matrix[pool]
+        return np.asarray((vectors @ vectors.T).toarray(), dtype=np.float64)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -194,6 +295,13 @@ class Snapshot:
     built_at: float
     # Our users' activity this week per catalog row, scaled to 0..1 (the trending prior).
     trending: np.ndarray
+    # This week's activity over its usual level per catalog row (``reasons.trending_lift``).
+    trending_lift: np.ndarray | None = None
+
+    @property
+    def has_column(self) -> np.ndarray:
+        """Which catalog rows the collaborative model knows."""
+        return self.columns >= 0
 
     @property
     def version(self) -> str:
@@ -209,6 +317,7 @@ class Snapshot:
         model_version: int | None,
         built_at: float,
         recent_activity: Mapping[int, float],
+        usual_activity: Mapping[int, float] | None = None,
     ) -> Snapshot:
         columns = np.full(len(index), -1, dtype=np.int64)
         if model is not None:
@@ -217,7 +326,14 @@ class Snapshot:
                 if column is not None:
                     columns[row] = column
         return cls(
-            index, model, columns, stamp, model_version, built_at, trending_scores(index, recent_activity)
+            index,
+            model,
+            columns,
+            stamp,
+            model_version,
+            built_at,
+            trending_scores(index, recent_activity),
+            reasons.trending_lift(index.row_of, len(index), recent_activity, usual_activity or {}),
         )
 
 
@@ -276,6 +392,7 @@ class Recommender:
                 )
             )
             recent = recent_interactions(TRENDING_DAYS)
+            usual = usual_interactions(TRENDING_DAYS, reasons.TRENDING_USUAL_DAYS)
             if current is not None and keep_index and version == current.model_version:
                 self._snapshot = Snapshot(
                     current.index,
@@ -285,6 +402,7 @@ class Recommender:
                     current.model_version,
                     current.built_at,
                     trending_scores(current.index, recent),
+                    reasons.trending_lift(current.index.row_of, len(current.index), recent, usual),
                 )
                 return
             model = current.model if current is not None and version == current.model_version else None
@@ -299,7 +417,7 @@ class Recommender:
                 index, stamp, built_at = current.index, current.catalog_stamp, current.built_at
             else:
                 index, built_at = CatalogIndex.from_database(), now
-            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent)
+            self._snapshot = Snapshot.build(index, model, stamp, version, built_at, recent, usual)
 
     # --- scoring -----------------------------------------------------------------------------
     def recommend(
@@ -310,101 +428,127 @@ class Recommender:
         limit: int,
         snap: Snapshot | None = None,
         recent_activity: Mapping[int, float] | None = None,
+        usual_activity: Mapping[int, float] | None = None,
     ) -> list[Recommended]:
         """Top ``limit`` movies with reasons for one user's interactions and preferences.
 
         The trending prior is the snapshot's unless ``recent_activity`` (interactions
-        per movie) is given, e.g. as of another moment.
+        per movie) is given, e.g. as of another moment; then "Trending" reasons need
+        ``usual_activity`` of that moment too (``usual_interactions``). Each ``score`` is the final
+        ranking score, after the diversity pass, so scores never rise down the list.
         """
         snap = snap or self.snapshot()
         index, model = snap.index, snap.model
+        blend = current_blend()
+        scored = self.components(snap, interactions, prefs, blend.recency_half_life_days, recent_activity)
+        weights = blend.weights_for(len(scored.positives), model is not None)
+        components = scored.values
+        positives = scored.positives
+        liked = set(prefs.get("favorite_genres", ()))
+        allowed = self._allowed(index, prefs, seen)
+        picked, final = self.rank(index, components, weights, allowed, limit, blend.diversity, scored.penalty)
+        lift = snap.trending_lift
+        if recent_activity is not None:  # as of another moment: trending then, if its usual level is known
+            lift = None
+            if usual_activity is not None:
+                lift = reasons.trending_lift(index.row_of, len(index), recent_activity, usual_activity)
+        evidence = reasons.Evidence(
+            liked_ids=liked_ids(positives),
+            liked_genres=frozenset(liked),
+            model=model,
+            columns=snap.columns,
+            model_items=scored.model_items,
+            model_weights=scored.model_weights,
+            content_rows=np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64),
+            content_weights=np.array([i.weight for i in positives], dtype=np.float64),
+            trending_lift=lift,
+        )
+        explained = reasons.explain(index, picked, weights, components, evidence)
+        return [
+            Recommended(movie_id=int(index.ids[row]), score=round(score, 4), reasons=why)
+            for row, score, why in zip(picked, final, explained, strict=True)
+        ]
+
+    @staticmethod
+    def components(
+        snap: Snapshot,
+        interactions: list[Interaction],
+        prefs: dict[str, Any],
+        half_life_days: float | None = None,
+        recent_activity: Mapping[int, float] | None = None,
+    ) -> Components:
+        """Every score component of one user over the catalog rows, each scaled to 0..1 at most."""
+        index, model = snap.index, snap.model
         n = len(index)
         positives = [i for i in interactions if i.weight > 0 and i.movie_id in index.row_of]
-        weights = WARM_WEIGHTS if positives else COLD_WEIGHTS
-
-        components: dict[str, np.ndarray] = {}
+        liked_weights = np.array([i.weight for i in positives], dtype=np.float32)
+        if half_life_days and positives:
+            stamps = np.array([np.nan if i.at is None else i.at for i in positives], dtype=np.float64)
+            if np.isfinite(stamps).any():
+                age_days = (np.nanmax(stamps) - np.nan_to_num(stamps, nan=np.nanmax(stamps))) / 86400.0
+                liked_weights = (liked_weights * 0.5 ** (age_days / half_life_days)).astype(np.float32)
+        values: dict[str, np.ndarray] = {}
         collab = np.zeros(n, dtype=np.float32)
         model_items = np.empty(0, dtype=np.int64)
         model_weights = np.empty(0, dtype=np.float32)
         if model is not None and positives:
-            known = [(model.index_of(i.movie_id), i.weight) for i in positives]
+            known = [
+                (model.index_of(i.movie_id), w)
+                for i, w in zip(positives, liked_weights.tolist(), strict=True)
+            ]
             known = [(column, weight) for column, weight in known if column is not None]
             if known:
                 model_items = np.array([c for c, _ in known], dtype=np.int64)
                 model_weights = np.array([w for _, w in known], dtype=np.float32)
                 by_column = model.score(model_items, model_weights)
-                has_column = snap.columns >= 0
-                collab[has_column] = by_column[snap.columns[has_column]]
+                collab[snap.has_column] = by_column[snap.columns[snap.has_column]]
                 collab = np.clip(collab, 0, None) / max(float(collab.max(initial=0.0)), 1e-6)
-        components["collab"] = collab
+        values["collab"] = collab
         if positives:
             rows = np.array([index.row_of[i.movie_id] for i in positives], dtype=np.int64)
-            components["content"] = index.content.score_indices(rows, np.array([i.weight for i in positives]))
+            values["content"] = index.content.score_indices(rows, liked_weights)
         else:
-            components["content"] = np.zeros(n, dtype=np.float32)
-        liked = set(prefs.get("favorite_genres", ()))
-        components["genre"] = (
-            np.array([len(genres & liked) / len(liked) for genres in index.genres], dtype=np.float32)
+            values["content"] = np.zeros(n, dtype=np.float32)
+        liked = [
+            index.genre_column[g] for g in set(prefs.get("favorite_genres", ())) if g in index.genre_column
+        ]
+        values["genre"] = (
+            np.asarray(index.genre_matrix[:, liked].sum(axis=1), dtype=np.float32).ravel() / len(liked)
             if liked
             else np.zeros(n, dtype=np.float32)
         )
-        components["popularity"] = index.popularity
-        components["quality"] = index.quality
-        components["trending"] = (
+        values["popularity"] = index.popularity
+        values["quality"] = index.quality
+        values["trending"] = (
             snap.trending if recent_activity is None else trending_scores(index, recent_activity)
         )
-
-        total = sum(weights[name] * values for name, values in components.items())
-        allowed = self._allowed(index, prefs, seen)
-        total = np.where(allowed, total, -np.inf)
-        picked = self._diverse_top(index, total, limit)
-        sources = {
-            "collab": self._because_you_liked(snap, picked, model_items, model_weights),
-            "content": self._similar_to(index, picked, positives),
-        }
-        return [
-            Recommended(
-                movie_id=int(index.ids[row]),
-                score=round(float(total[row]), 4),
-                reasons=self._reasons(index, row, weights, components, sources, liked),
-            )
-            for row in picked
+        dismissed = [
+            index.row_of[i.movie_id] for i in interactions if i.dismissed and i.movie_id in index.row_of
         ]
+        penalty = (
+            feedback.dismissal_penalty(index.content, model, snap.columns, dismissed) if dismissed else None
+        )
+        return Components(values, positives, model_items, model_weights, penalty)
 
     @staticmethod
-    def _because_you_liked(
-        snap: Snapshot, picked: list[int], model_items: np.ndarray, model_weights: np.ndarray
-    ) -> dict[int, str]:
-        """Picked row -> the title of the user's film that contributed most to its collaborative score."""
-        index, model = snap.index, snap.model
-        if model is None or not picked:
-            return {}
-        columns = snap.columns[picked]
-        best = model.explain_best(model_items, model_weights, columns[columns >= 0])
-        titles: dict[int, str] = {}
-        for row, column in zip(picked, columns.tolist(), strict=True):
-            source_row = index.row_of.get(int(model.item_ids[best[column]])) if column in best else None
-            if source_row is not None:
-                titles[row] = index.titles[source_row]
-        return titles
-
-    @staticmethod
-    def _similar_to(index: CatalogIndex, picked: list[int], positives: list[Interaction]) -> dict[int, str]:
-        """Picked row -> its content reason: a director or actor it shares with films the user
-        liked, else the user's film most like it (one sparse product for all picks)."""
-        if not positives or not picked:
-            return {}
-        rows = [index.row_of[i.movie_id] for i in positives]
-        sims = np.asarray((index.content.matrix[rows] @ index.content.matrix[picked].T).toarray())
-        best = sims.argmax(axis=0)
-        reasons: dict[int, str] = {}
-        for k, row in enumerate(picked):
-            people = Recommender._people_reason(index, row, positives)
-            if people:
-                reasons[row] = people
-            elif sims[best[k], k] > 0:
-                reasons[row] = f"Similar to {index.titles[rows[int(best[k])]]}"
-        return reasons
+    def rank(
+        index: CatalogIndex,
+        components: Mapping[str, np.ndarray],
+        weights: Mapping[str, float],
+        allowed: np.ndarray,
+        limit: int,
+        diversity: float,
+        penalty: np.ndarray | None = None,
+    ) -> tuple[list[int], list[float]]:
+        """The picked catalog rows, best first, and their final scores (after the diversity pass);
+        ``penalty`` (the user's dismissals, ``feedback``) is taken off each row's score first."""
+        total = np.zeros(len(index), dtype=np.float32)
+        for name, values in components.items():
+            if weights[name]:
+                total += np.float32(weights[name]) * values
+        if penalty is not None:
+            total -= penalty
+        return Recommender._diverse_top(index, np.where(allowed, total, -np.inf), limit, diversity)
 
     def similar(self, movie_id: int, limit: int) -> list[int]:
         """Movies like ``movie_id``: content similarity, plus co-interaction once a model is trained."""
@@ -435,8 +579,9 @@ class Recommender:
         if not prefs.get("include_adult"):
             allowed &= ~index.adult
         disliked = set(prefs.get("disliked_genres", ()))
-        if disliked:
-            allowed &= np.array([not (genres & disliked) for genres in index.genres])
+        columns = [index.genre_column[g] for g in disliked if g in index.genre_column]
+        if columns:
+            allowed &= np.asarray(index.genre_matrix[:, columns].sum(axis=1)).ravel() == 0
         if prefs.get("languages"):
             allowed &= np.isin(index.language, list(prefs["languages"]))
         if prefs.get("year_from") is not None:
@@ -452,89 +597,40 @@ class Recommender:
         return allowed
 
     @staticmethod
-    def _diverse_top(index: CatalogIndex, total: np.ndarray, limit: int) -> list[int]:
-        """Greedy maximal-marginal-relevance: a film too like one already picked waits its turn."""
+    def _diverse_top(
+        index: CatalogIndex, total: np.ndarray, limit: int, diversity: float
+    ) -> tuple[list[int], list[float]]:
+        """Greedy maximal-marginal-relevance: a film too like one already picked waits its turn.
+
+        A film's final score is its score less ``diversity`` times its largest content
+        similarity to a film picked before it, as of its own pick: picks only ever raise
+        the penalty of what is left, so the scores come out non-increasing.
+        """
         finite = np.flatnonzero(np.isfinite(total))
-        if finite.size == 0:
-            return []
+        if finite.size == 0 or limit <= 0:
+            return [], []
         pool_size = min(finite.size, max(limit * 4, 40))
-        pool = finite[np.argsort(-total[finite], kind="stable")[:pool_size]]
-        vectors = index.content.matrix[pool]
-        similarity = np.asarray((vectors @ vectors.T).toarray())
+        # Only the pool is sorted: argpartition finds it without ordering the whole catalog.
+        if pool_size < finite.size:
+            finite = finite[np.argpartition(-total[finite], pool_size - 1)[:pool_size]]
+        pool = finite[np.lexsort((finite, -total[finite]))]
+        base = total[pool].astype(np.float64)
+        count = min(limit, pool.size)
+        if not diversity:
+            return pool[:count].tolist(), base[:count].tolist()
+        similarity = index.pool_similarity(pool)
         chosen: list[int] = []
-        max_sim = np.zeros(pool.size, dtype=np.float32)
+        scores: list[float] = []
+        max_sim = np.zeros(pool.size, dtype=np.float64)
         available = np.ones(pool.size, dtype=bool)
-        base = total[pool]
-        for _ in range(min(limit, pool.size)):
-            adjusted = np.where(available, base - DIVERSITY * max_sim, -np.inf)
+        for _ in range(count):
+            adjusted = np.where(available, base - diversity * max_sim, -np.inf)
             best = int(np.argmax(adjusted))
             chosen.append(int(pool[best]))
+            scores.append(float(adjusted[best]))
             available[best] = False
             max_sim = np.maximum(max_sim, similarity[best])
-        return chosen
-
-    def _reasons(
-        self,
-        index: CatalogIndex,
-        row: int,
-        weights: dict[str, float],
-        components: dict[str, np.ndarray],
-        sources: dict[str, dict[int, str]],
-        liked: set[int],
-    ) -> tuple[str, ...]:
-        contributions = sorted(
-            ((weights[name] * float(values[row]), name) for name, values in components.items()),
-            reverse=True,
-        )
-        reasons: list[str] = []
-        for amount, name in contributions:
-            if amount <= 0.02 or len(reasons) == 3:
-                break
-            text = self._reason_text(index, name, row, sources, liked)
-            if text and text not in reasons:
-                reasons.append(text)
-        return tuple(reasons) or ("Popular right now",)
-
-    @staticmethod
-    def _people_reason(index: CatalogIndex, row: int, positives: list[Interaction]) -> str | None:
-        """'Directed by X, whose films you liked' (or a shared actor), only when that is true."""
-        liked = [index.row_of[i.movie_id] for i in positives]
-        wordings = (
-            (
-                index.directors,
-                "Directed by {name}, whose films you liked",
-                "Directed by {name}, who directed {title}",
-            ),
-            (index.cast, "Starring {name}, from films you liked", "Starring {name}, who is in {title}"),
-        )
-        for people, several, one in wordings:
-            for person_id in people[row]:
-                films = [other for other in liked if person_id in people[other]]
-                if films:
-                    name = index.person_names[person_id]
-                    return (several if len(films) > 1 else one).format(
-                        name=name, title=index.titles[films[0]]
-                    )
-        return None
-
-    @staticmethod
-    def _reason_text(
-        index: CatalogIndex, name: str, row: int, sources: dict[str, dict[int, str]], liked: set[int]
-    ) -> str | None:
-        if name == "collab" and row in sources["collab"]:
-            return f"Because you liked {sources['collab'][row]}"
-        if name == "content" and row in sources["content"]:
-            return sources["content"][row]
-        matching = sorted(index.genre_names.get(g, "") for g in index.genres[row] & liked)
-        if name == "genre" and matching:
-            return f"Matches your favorite genre: {matching[0]}"
-        if name == "popularity":
-            return f"Popular in {matching[0]}, a genre you like" if matching else "Popular right now"
-        if name == "quality":
-            return f"Highly rated: {index.vote_average[row]:.1f}/10"
-        if name == "trending":
-            return "Trending this week"
-        return None
+        return chosen, scores
 
 
 _recommender: Recommender | None = None
@@ -570,24 +666,43 @@ def interaction_weight(kind: str, score: float | None = None) -> float:
 
     Favorites are the strongest positive; a rating counts by how far it is
     above the middle of the scale (4.5 to 5 as strong as a favorite, 3 or
-    below not a positive); a watchlist entry is intent, not taste, so weaker.
+    below not a positive); a watchlist entry is intent, not taste, so weaker;
+    a dismissal ("not interested") is as strong a negative as a favorite is a positive.
     """
     if kind == "favorite":
         return 1.0
+    if kind == "dismissal":
+        return -1.0
     if kind == "watchlist":
         return 0.4
     assert score is not None
     return max(-1.0, min(1.0, (score - 3.0) / 1.5))
 
 
-# Read in this order, later kinds overriding: a favorite outranks a rating outranks a watchlist entry.
-USER_LISTS = ("WatchlistEntry", "Rating", "Favorite")
+def liked_ids(interactions: list[Interaction]) -> frozenset[int]:
+    """The films a reason may say the user liked: favorites and ratings of ``reasons.LIKED_MIN_RATING``
+    or more (an interaction of unknown kind counts by its weight, as a rating would)."""
+    threshold = interaction_weight("rating", reasons.LIKED_MIN_RATING)
+    return frozenset(
+        i.movie_id for i in interactions if (i.weight >= threshold if i.liked is None else i.liked)
+    )
+
+
+# Read in this order, later kinds overriding: a dismissal outranks a favorite outranks a rating
+# outranks a watchlist entry ("not interested" is the user's latest word on a recommendation).
+USER_LISTS = ("WatchlistEntry", "Rating", "Favorite", "Dismissal")
+WEIGHT_KINDS = {"WatchlistEntry": "watchlist", "Favorite": "favorite", "Dismissal": "dismissal"}
+# When each list's row happened: the times the activity counts count them on (a rating when last changed).
+LIST_TIME = {**{name: time_field for name, (time_field, _) in COLUMN_OF.items()}, "Dismissal": "created_at"}
 
 
 def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
-    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched.
+    """The user's weighted interactions (one per movie, strongest kept) and every movie they touched
+    (dismissed ones too, so they are never recommended).
 
-    One round trip: the three lists as one UNION ALL, each row tagged with its list.
+    One round trip: the four lists as one UNION ALL, each row tagged with its list. An
+    interaction's time is the latest of the movie's rows, each at the time the activity
+    counts count it on (a rating when last changed; a dismissal when made).
     """
     parts = []
     for position, name in enumerate(USER_LISTS):
@@ -595,19 +710,25 @@ def user_interactions(user_id: int) -> tuple[list[Interaction], set[int]]:
         parts.append(
             apps.get_model("accounts", name)
             .objects.filter(user_id=user_id)
-            .annotate(list_position=Value(position), list_score=score)
-            .values_list("list_position", "movie_id", "list_score")
+            .annotate(list_position=Value(position), list_score=score, list_at=F(LIST_TIME[name]))
+            .values_list("list_position", "movie_id", "list_score", "list_at")
             .order_by()
         )
     rows = sorted(parts[0].union(*parts[1:], all=True), key=lambda row: row[0])
-    by_movie: dict[int, float] = {}
-    for position, movie_id, score in rows:
+    by_movie: dict[int, Interaction] = {}
+    at: dict[int, float] = {}
+    for position, movie_id, score, moment in rows:
         kind = USER_LISTS[position]
         if kind == "Rating":
-            by_movie[movie_id] = interaction_weight("rating", float(score))
+            weight = interaction_weight("rating", float(score))
         else:
-            by_movie[movie_id] = interaction_weight("favorite" if kind == "Favorite" else "watchlist")
-    return [Interaction(movie_id, weight) for movie_id, weight in by_movie.items()], set(by_movie)
+            weight = interaction_weight(WEIGHT_KINDS[kind])
+        at[movie_id] = max(at.get(movie_id, 0.0), moment.timestamp())
+        liked = kind == "Favorite" or (kind == "Rating" and float(score) >= reasons.LIKED_MIN_RATING)
+        by_movie[movie_id] = Interaction(
+            movie_id, weight, at[movie_id], dismissed=kind == "Dismissal", liked=liked
+        )
+    return list(by_movie.values()), set(by_movie)
 
 
 def user_preferences(user_id: int) -> dict[str, Any]:
@@ -625,18 +746,22 @@ def user_preferences(user_id: int) -> dict[str, Any]:
     }
 
 
-def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, MovieRecord]]:
+def recommendations_for(
+    user_id: int, limit: int, *, as_of: datetime | None = None
+) -> list[tuple[Recommended, MovieRecord]]:
     """The user's recommendations with their movies, cached for 2 hours (dropped when their lists change).
 
     The movies come from the snapshot of the local catalog (the candidate pool,
     re-read as films are added or edited) and are cached with the list, so
-    neither a cold nor a warm answer needs a catalog lookup.
+    neither a cold nor a warm answer needs a catalog lookup. ``as_of`` (offline
+    evaluation) scores the trending prior as of that moment and neither reads nor
+    writes the cache.
     """
     # One snapshot for the whole call: its model both scores and labels the result.
     snap = get_recommender().snapshot()
     # Read the generation before the user's data: a change after this point bumps it.
     key = cache_policy.recommendations_key(user_id, cache_policy.recommendations_generation(user_id))
-    cached = cache.get(key)
+    cached = cache.get(key) if as_of is None else None
     if (
         cached
         and cached.get("version") == snap.version
@@ -651,16 +776,21 @@ def recommendations_for(user_id: int, limit: int) -> list[tuple[Recommended, Mov
     interactions, seen = user_interactions(user_id)
     # At least a page's worth, so the usual limits share one cached list; more only when asked.
     wanted = max(limit, MIN_COMPUTED)
-    items = get_recommender().recommend(interactions, seen, user_preferences(user_id), wanted, snap)
-    found = [(item, snap.index.records[snap.index.row_of[item.movie_id]]) for item in items]
-    cache.set(
-        key,
-        {
-            "version": snap.version,
-            "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
-            # Fewer than wanted: nothing else passes the filters, so a larger limit gets no more.
-            "exhausted": len(found) < wanted,
-        },
-        timeout=cache_policy.TTL["recommendations"],
+    recent = None if as_of is None else recent_interactions(TRENDING_DAYS, as_of)
+    usual = None if as_of is None else usual_interactions(TRENDING_DAYS, reasons.TRENDING_USUAL_DAYS, as_of)
+    items = get_recommender().recommend(
+        interactions, seen, user_preferences(user_id), wanted, snap, recent, usual
     )
+    found = [(item, snap.index.records[snap.index.row_of[item.movie_id]]) for item in items]
+    if as_of is None:
+        cache.set(
+            key,
+            {
+                "version": snap.version,
+                "items": [[r.movie_id, r.score, list(r.reasons), record.to_dict()] for r, record in found],
+                # Fewer than wanted: nothing else passes the filters, so a larger limit gets no more.
+                "exhausted": len(found) < wanted,
+            },
+            timeout=cache_policy.TTL["recommendations"],
+        )
     return found[:limit]

@@ -87,3 +87,35 @@ def stratified_split(
     train = np.concatenate(train_parts).astype(np.int64) if train_parts else empty
     test = np.concatenate(test_parts).astype(np.int64) if test_parts else empty
     return train, test
+
+
+def time_ordered_split(
+    users: np.ndarray, timestamps: np.ndarray, test_fraction: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per user, the last ``test_fraction`` of their rows by time are test, the earlier ones train.
+
+    A user's ``round(test_fraction * n)`` latest rows (Python's round; ties in time keep the input
+    order, later rows counting as later) go to test, so a user with one row keeps it in train.
+    The validation split for selection is this same split applied to the training rows.
+
+    Returns:
+        ``(train_idx, test_idx)``: int64 indices into the input rows, each in input order.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError("test_fraction must be between 0 and 1")
+    users = np.asarray(users)
+    timestamps = np.asarray(timestamps)
+    if len(users) != len(timestamps):
+        raise ValueError("users and timestamps must have the same length")
+    # By user, then time, then input position: one pass assigns each user's tail to test.
+    order = np.lexsort((np.arange(len(users)), timestamps, users))
+    sorted_users = users[order]
+    boundaries = np.flatnonzero(sorted_users[1:] != sorted_users[:-1]) + 1
+    starts = np.concatenate(([0], boundaries)) if len(users) else np.empty(0, np.int64)
+    ends = np.concatenate((boundaries, [len(users)])) if len(users) else np.empty(0, np.int64)
+    test = np.zeros(len(users), dtype=bool)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        n_test = round(test_fraction * (end - start))
+        if n_test:
+            test[order[end - n_test : end]] = True
+    return np.flatnonzero(~test).astype(np.int64), np.flatnonzero(test).astype(np.int64)
