@@ -751,3 +751,19 @@ def test_a_graphql_request_makes_no_thread_hop_of_the_request_path(monkeypatch: 
     assert hops.count(application, *typename) == 0, hops.names
     response_cache.clear()
     assert hops.count(get_asgi_application(), *typename) >= 14, hops.names
+
+
+def test_a_signed_in_request_makes_no_thread_hop_once_its_user_is_cached(
+    monkeypatch: pytest.MonkeyPatch, transactional_db: None, redis_cache: None
+) -> None:
+    """The first request reads the token's user from the database (one hop); the next ones from Redis."""
+    from accounts import tokens
+    from accounts.models import User
+    from backend.asgi import application
+
+    user = User.objects.create_user("hops", "hops@example.com", "a-long-passphrase")
+    headers = [*JSON_POST, (b"authorization", f"JWT {tokens.issue(user).token}".encode())]
+    me = ("POST", "/graphql", b'{"query": "{ me { username } }"}', headers)
+    hops = HopCounter(monkeypatch)
+    assert hops.count(application, *me) == 2, hops.names  # the user's row, then handing back the connection
+    assert hops.count(application, *me) == 0, hops.names
