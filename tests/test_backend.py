@@ -17,7 +17,7 @@ from django.db.utils import ConnectionHandler
 from django.test import Client
 
 from backend.settings import INSECURE_DEFAULT_SECRET_KEY, check_production_settings
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, HopCounter, asgi_call
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_KEY = "k" * 50
@@ -594,43 +594,6 @@ def test_a_periodic_task_without_a_recent_success_is_late(client: Client, db: No
 # --- /graphql on its lean ASGI stack -----------------------------------------------------------------
 
 
-async def _asgi_call(
-    application: Any,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    """One request through a raw ASGI application: status, headers (names lower-cased), body."""
-    from asgiref.testing import ApplicationCommunicator
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path.partition("?")[0],
-        "raw_path": path.encode(),
-        "query_string": path.partition("?")[2].encode(),
-        "root_path": "",
-        "headers": headers if headers is not None else [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 8000),
-    }
-    communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
-    start = await communicator.receive_output(timeout=10)
-    parts = []
-    while True:
-        message = await communicator.receive_output(timeout=10)
-        parts.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    named = {name.decode().lower(): value.decode() for name, value in start["headers"]}
-    return start["status"], named, b"".join(parts)
-
-
 JSON_POST = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
 LEAN_CASES: list[tuple[str, str, bytes, list[tuple[bytes, bytes]]]] = [
     ("POST", "/graphql", b'{"query": "{ __typename }"}', JSON_POST),
@@ -679,7 +642,7 @@ def test_graphql_on_the_lean_stack_answers_like_the_full_django_stack(
 
     def call(app: Any) -> tuple[int, dict[str, str], bytes]:
         response_cache.clear()
-        status, named, content = asyncio.run(_asgi_call(app, method, path, body, headers))
+        status, named, content = asyncio.run(asgi_call(app, method, path, body, headers))
         if (b"x-request-id", b"abc-123") not in headers:
             named.pop("x-request-id", None)
         if named.get("content-encoding") == "gzip":
@@ -704,38 +667,13 @@ def test_the_gzip_and_cors_case_is_covered() -> None:
 
     from backend.asgi import application
 
-    _, big, _ = asyncio.run(_asgi_call(application, *LEAN_CASES[1][:3], LEAN_CASES[1][3]))
+    _, big, _ = asyncio.run(asgi_call(application, *LEAN_CASES[1][:3], LEAN_CASES[1][3]))
     assert big["content-encoding"] == "gzip"
     assert big["access-control-allow-origin"] == "http://localhost:3000"
-    status, _, _ = asyncio.run(_asgi_call(application, *LEAN_CASES[4][:3], LEAN_CASES[4][3]))
+    status, _, _ = asyncio.run(asgi_call(application, *LEAN_CASES[4][:3], LEAN_CASES[4][3]))
     assert status == 400
-    _, named, _ = asyncio.run(_asgi_call(application, *LEAN_CASES[2][:3], LEAN_CASES[2][3]))
+    _, named, _ = asyncio.run(asgi_call(application, *LEAN_CASES[2][:3], LEAN_CASES[2][3]))
     assert named["x-request-id"] == "abc-123"
-
-
-class HopCounter:
-    """Counts asgiref thread hops (SyncToAsync calls), by the name of the function each runs."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        from asgiref.sync import SyncToAsync
-
-        self.names: list[str] = []
-        original = SyncToAsync.__call__
-        counter = self
-
-        async def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
-            counter.names.append(getattr(self.func, "__qualname__", repr(self.func)))
-            return await original(self, *args, **kwargs)
-
-        monkeypatch.setattr(SyncToAsync, "__call__", counting)
-
-    def count(self, application: Any, *call: Any) -> int:
-        import asyncio
-
-        self.names.clear()
-        status, _, _ = asyncio.run(_asgi_call(application, *call))
-        assert status == 200
-        return len(self.names)
 
 
 def test_a_graphql_request_makes_no_thread_hop_of_the_request_path(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from schema import persisted_queries
-from tests.conftest import GraphQL, clear_caches
+from tests.conftest import GraphQL, HopCounter, asgi_call, clear_caches
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -411,3 +412,119 @@ def test_object_types_a_client_caches_have_an_id() -> None:
     assert {"Movie", "Genre", "User", "Preferences", "Favorite", "WatchlistEntry", "Rating"}.isdisjoint(
         without_id
     )
+
+
+# --- kept anonymous answers replayed before Django -------------------------------------------------
+
+REPLAY_HOST = [(b"host", b"127.0.0.1")]
+REPLAYED = [
+    (
+        "POST",
+        "/graphql",
+        b'{"query": "{ genres { id name } }"}',
+        [*REPLAY_HOST, (b"content-type", b"application/json")],
+    ),
+    (
+        "POST",
+        "/graphql",
+        b'{"query": "{ popularMovies { results { id title overview } } }"}',
+        [
+            *REPLAY_HOST,
+            (b"content-type", b"application/json"),
+            (b"accept-encoding", b"gzip"),
+            (b"origin", b"http://localhost:3000"),
+            (b"accept", b"application/graphql-response+json"),
+            (b"x-request-id", b"client-7"),
+        ],
+    ),
+    ("GET", "/graphql?query=%7Bgenres%7Bname%7D%7D", b"", [*REPLAY_HOST, (b"accept", b"application/json")]),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), REPLAYED)
+def test_a_kept_answer_is_replayed_before_django_with_identical_body_and_headers(
+    method: str,
+    path: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    transactional_db: None,
+    local_catalog: None,
+) -> None:
+    import asyncio
+
+    from backend.asgi import application
+    from backend.graphql_handler import GraphQLHandler
+
+    built = []
+    original = GraphQLHandler.create_request
+    monkeypatch.setattr(
+        GraphQLHandler, "create_request", lambda self, *a: built.append(1) or original(self, *a)
+    )
+    hops = HopCounter(monkeypatch)
+
+    def call() -> tuple[int, dict[str, str], bytes]:
+        return asyncio.run(asgi_call(application, method, path, body, headers))
+
+    first, second = call(), call()
+    assert len(built) == 1  # the second request never reached Django
+    assert first[0] == 200
+    assert json.loads(gzip.decompress(first[2]) if first[1].get("content-encoding") else first[2])["data"]
+    ids = first[1].pop("x-request-id"), second[1].pop("x-request-id")
+    assert first == second
+    if (b"x-request-id", b"client-7") in headers:
+        assert ids == ("client-7", "client-7")
+    else:
+        assert ids[0] != ids[1]
+    hops.names.clear()
+    call()
+    assert hops.names == []
+
+
+@pytest.mark.parametrize(
+    ("body", "extra"),
+    [
+        (b'{"query": "{ genres { id name } }"}', [(b"authorization", b"JWT not-a-token")]),
+        (b'{"query": "{ genres { nope } }"}', []),  # an answer with errors
+        (b'{"query": "mutation { revokeToken(refreshToken: \\"x\\") }"}', []),
+    ],
+)
+def test_what_the_view_does_not_keep_is_never_replayed(
+    body: bytes,
+    extra: list[tuple[bytes, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    transactional_db: None,
+    local_catalog: None,
+) -> None:
+    import asyncio
+
+    from backend.asgi import application
+    from backend.graphql_handler import GraphQLHandler
+
+    built = []
+    original = GraphQLHandler.create_request
+    monkeypatch.setattr(
+        GraphQLHandler, "create_request", lambda self, *a: built.append(1) or original(self, *a)
+    )
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json"), *extra]
+    for _ in range(2):
+        asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))
+    assert len(built) == 2
+
+
+def test_another_accept_language_or_origin_is_another_replay(
+    monkeypatch: pytest.MonkeyPatch, transactional_db: None, local_catalog: None
+) -> None:
+    import asyncio
+
+    from backend.asgi import application
+
+    body = b'{"query": "{ genres { name } }"}'
+    base = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    asyncio.run(asgi_call(application, "POST", "/graphql", body, base))
+    _, named, _ = asyncio.run(
+        asgi_call(application, "POST", "/graphql", body, [*base, (b"origin", b"http://localhost:3000")])
+    )
+    assert named["access-control-allow-origin"] == "http://localhost:3000"
+    _, plain, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, base))
+    assert "access-control-allow-origin" not in plain
