@@ -2,7 +2,9 @@
 
 One request, in order: GraphiQL for a browser's bare GET; the request read
 (schema.http) and its persisted query resolved (schema.persisted_queries);
-a mutation over GET refused; an anonymous query answered from a few seconds'
+a mutation over GET refused; a signed-in catalog query answered from its
+viewer-independent answer with the viewer's fields spliced in
+(schema.viewer_fields); an anonymous query answered from a few seconds'
 memory (schema.response_cache) or executed; then the answer's status, media
 type and caching headers. Every request error is a coded JSON body.
 """
