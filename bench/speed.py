@@ -392,7 +392,11 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in variants
                 if not args.only or "burst" in args.only
             }
-            log_errors = [line for v in variants if v.server for line in v.server.error_lines()]
+            log_errors = [
+                f"{v.label}: {line}" for v in variants if v.server for line in v.server.error_lines()
+            ]
+            for line in log_errors[:10]:
+                print(f"server error: {line[:120]} ... {line[-400:]}", file=sys.stderr)
         except (SetupError, OSError, RuntimeError) as error:
             print(f"bench failed: {error}", file=sys.stderr)
             for variant in variants:
