@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format schema bench catalog fuzz clean
+.PHONY: run test lint format schema bench bench-cache catalog fuzz clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,13 @@ schema: $(STAMP)
 catalog: $(STAMP)
 	$(BIN)/python scripts/build_catalog.py
 
-## bench: performance figures against the fake TMDb (prints a table; never fails on timing)
+## bench: server CPU per request with wrk, the baseline (BENCH_ARGS="--baseline REF", default main) and
+## this checkout side by side, local catalog on PostgreSQL + Redis from DATABASE_URL/REDIS_URL
 bench: $(STAMP)
+	$(BIN)/python -m bench.speed $(BENCH_ARGS)
+
+## bench-cache: the cache and cold-start figures against the fake TMDb (prints a table; never fails on timing)
+bench-cache: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:

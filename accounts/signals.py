@@ -15,7 +15,8 @@ from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from accounts.models import Dismissal, Favorite, Preferences, Rating, WatchlistEntry
+from accounts import user_cache
+from accounts.models import Dismissal, Favorite, Preferences, Rating, User, WatchlistEntry
 from movies.catalog import activity
 from movies.catalog.cache_policy import drop_recommendations
 
@@ -25,6 +26,12 @@ def _changed(user_id: int) -> None:
     # recommendation computed meanwhile read the rows as they were before the commit.
     drop_recommendations(user_id)
     transaction.on_commit(lambda: drop_recommendations(user_id))
+
+
+@receiver([post_save, post_delete], sender=User)
+def _user_changed(sender: type, instance: User, **kwargs: Any) -> None:
+    # Password, activity or profile: whatever changed, signed-in requests read it afresh.
+    user_cache.forget(instance.pk)
 
 
 @receiver([post_save, post_delete], sender=Favorite)

@@ -19,6 +19,7 @@ from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts import user_cache
 from accounts.models import User
 from backend.errors import NotAuthenticated
 
@@ -100,6 +101,7 @@ def revoke(raw: str) -> None:
 def revoke_all(user_id: int) -> int:
     """Revokes every token of a user, access tokens included; returns how many refresh tokens were live."""
     User.objects.filter(pk=user_id).update(token_version=F("token_version") + 1)
+    user_cache.forget(user_id)  # an UPDATE sends no post_save
     live = OutstandingToken.objects.filter(user_id=user_id, blacklistedtoken__isnull=True)
     rows = [BlacklistedToken(token=token) for token in live]
     BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)

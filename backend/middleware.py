@@ -1,4 +1,4 @@
-"""Request id and access log for every request, sync or async."""
+"""Request id and access log for every request, sync or async (and for answers replayed before Django)."""
 
 from __future__ import annotations
 
@@ -51,26 +51,30 @@ class RequestLogMiddleware:
 
     @staticmethod
     def _start(request: HttpRequest) -> tuple[float, contextvars.Token[str]]:
-        sent = request.headers.get("X-Request-ID", "")
-        request_id = sent if _SAFE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+        request_id = request_id_for(request.headers.get("X-Request-ID", ""))
         request.request_id = request_id  # type: ignore[attr-defined]
         return time.perf_counter(), request_id_var.set(request_id)
 
     @staticmethod
     def _finish(request: HttpRequest, response: HttpResponse, started: float) -> HttpResponse:
-        duration_ms = (time.perf_counter() - started) * 1000
         response["X-Request-ID"] = request.request_id  # type: ignore[attr-defined]
-        logger.info(
-            "%s %s %s %.1fms",
-            request.method,
-            request.path,
-            response.status_code,
-            duration_ms,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round(duration_ms, 2),
-            },
-        )
+        log_access(request.method or "", request.path, response.status_code, started)
         return response
+
+
+def request_id_for(sent: str) -> str:
+    """The client's X-Request-ID when it is short and plain, else a fresh one."""
+    return sent if _SAFE_REQUEST_ID.match(sent) else uuid.uuid4().hex
+
+
+def log_access(method: str, path: str, status: int, started: float) -> None:
+    """The access log line of a request that began at ``started`` (``time.perf_counter()``)."""
+    duration_ms = (time.perf_counter() - started) * 1000
+    logger.info(
+        "%s %s %s %.1fms",
+        method,
+        path,
+        status,
+        duration_ms,
+        extra={"method": method, "path": path, "status": status, "duration_ms": round(duration_ms, 2)},
+    )

@@ -78,6 +78,17 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# /graphql's own stack (backend.graphql_handler): async middleware only, none of the
+# cookie machinery the admin needs (the endpoint is CSRF-exempt and authenticates by JWT).
+GRAPHQL_MIDDLEWARE = [
+    "backend.middleware.RequestLogMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "backend.inline_middleware.SecurityMiddleware",
+    "backend.inline_middleware.GZipMiddleware",
+    "backend.inline_middleware.CommonMiddleware",
+    "backend.inline_middleware.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "backend.urls"
 ASGI_APPLICATION = "backend.asgi.application"
 WSGI_APPLICATION = "backend.wsgi.application"

@@ -107,10 +107,13 @@ def manage(env: dict[str, str], *args: str) -> None:
 class GunicornServer:
     """``gunicorn backend.asgi:application -c backend/gunicorn.conf.py`` on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int = 2, root: Path = ROOT, port: int | None = None
+    ) -> None:
         self.env = env
         self.workers = workers
-        self.port = free_port()
+        self.root = root
+        self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
 
@@ -135,7 +138,7 @@ class GunicornServer:
         # Its own session, so stop() can reach the workers through the group id.
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -5,16 +5,21 @@ are false/null without a user), so the same request body gets the same
 answer. Keeping it for a couple of seconds lets a busy process answer the
 home page without executing it again; it adds those seconds to the catalog's
 own process-local staleness. Requests with an Authorization header,
-mutations, and answers with errors are never kept. Requests are keyed by
+mutations, and answers with errors are never kept; a signed-in catalog query
+keeps and reuses the answer to its viewer-independent form, an anonymous query
+(schema.viewer_fields). schema.replay keeps the whole HTTP responses of kept
+answers for as long as the answers. Requests are keyed by
 what they ask, not by their bytes: a persisted query's hash, its GET form
 and a POST with the query text all find the same kept answer.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from cachetools import TTLCache
@@ -29,6 +34,18 @@ MAX_ANSWER = 512 * 1024
 
 _entries: TTLCache[str, Answer] | None = None
 _lock = threading.Lock()
+
+
+@dataclass
+class Recording:
+    """Set by schema.replay around one request: whether the view kept a freshly executed answer."""
+
+    kept: bool = False
+
+
+recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar("replay_recording", default=None)
+# Whole HTTP responses (schema.replay), kept exactly as long as the answers they carry.
+_replays: TTLCache[str, Any] | None = None
 
 
 def _cache() -> TTLCache[str, Answer] | None:
@@ -47,9 +64,44 @@ def _cache() -> TTLCache[str, Answer] | None:
 
 def clear() -> None:
     """Forgets every kept response (tests)."""
-    global _entries
+    global _entries, _replays
     with _lock:
         _entries = None
+        _replays = None
+
+
+def _replay_cache() -> TTLCache[str, Any] | None:
+    global _replays
+    if settings.GRAPHQL_RESPONSE_CACHE_SECONDS <= 0:
+        return None
+    with _lock:
+        if _replays is None:
+            _replays = TTLCache(
+                maxsize=MAX_BYTES,
+                ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS,
+                getsizeof=lambda response: len(response.body),
+            )
+        return _replays
+
+
+def get_replay(key: str) -> Any | None:
+    """A kept HTTP response (schema.replay), or None."""
+    replays = _replay_cache()
+    if replays is None:
+        return None
+    with _lock:
+        response = replays.get(key)
+    if response is not None:
+        metrics.RESPONSE_CACHE.labels("hit").inc()
+    return response
+
+
+def put_replay(key: str, response: Any) -> None:
+    """Keeps the HTTP response of an answer ``put`` just kept: it expires with it."""
+    replays = _replay_cache()
+    if replays is not None and len(response.body) <= MAX_ANSWER:
+        with _lock:
+            replays[key] = response
 
 
 def key_for(
@@ -90,3 +142,5 @@ def put(key: str, answer: Answer) -> None:
         return
     with _lock:
         cache[key] = answer
+    if (current := recording.get()) is not None:
+        current.kept = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -165,3 +166,70 @@ def _tasks_run_inline() -> Iterator[None]:
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = False
+
+
+_client_ports = itertools.count(20000)
+
+
+async def asgi_call(
+    application: Any,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One request through a raw ASGI application: status, headers (names lower-cased), body."""
+    from asgiref.testing import ApplicationCommunicator
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path.partition("?")[0],
+        "raw_path": path.encode(),
+        "query_string": path.partition("?")[2].encode(),
+        "root_path": "",
+        "headers": headers if headers is not None else [(b"host", b"127.0.0.1")],
+        # A connection of its own each time, so the keep-alive cap never closes one here.
+        "client": ("127.0.0.1", next(_client_ports)),
+        "server": ("127.0.0.1", 8000),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
+    start = await communicator.receive_output(timeout=10)
+    parts = []
+    while True:
+        message = await communicator.receive_output(timeout=10)
+        parts.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await communicator.wait(timeout=10)  # the application's clean-up after the response, too
+    named = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    return start["status"], named, b"".join(parts)
+
+
+class HopCounter:
+    """Counts asgiref thread hops (SyncToAsync calls), by the name of the function each runs."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from asgiref.sync import SyncToAsync
+
+        self.names: list[str] = []
+        original = SyncToAsync.__call__
+        counter = self
+
+        async def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.names.append(getattr(self.func, "__qualname__", repr(self.func)))
+            return await original(self, *args, **kwargs)
+
+        monkeypatch.setattr(SyncToAsync, "__call__", counting)
+
+    def count(self, application: Any, *call: Any) -> int:
+        import asyncio
+
+        self.names.clear()
+        status, _, _ = asyncio.run(asgi_call(application, *call))
+        assert status == 200
+        return len(self.names)

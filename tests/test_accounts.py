@@ -732,3 +732,81 @@ def test_concurrent_adds_and_removes_of_one_entry_never_fail(transactional_db: N
     assert len(answers) == 3 * len(operations)
     assert [answer for answer in answers if "errors" in answer] == []
     assert WatchlistEntry.objects.filter(user__username="racer2", movie_id=155).count() <= 1
+
+
+# --- the token's user from the shared cache ------------------------------------------------------
+
+
+def _user_queries(gql: GraphQL, token: str) -> tuple[dict[str, Any], int]:
+    with CaptureQueriesContext(connection) as captured:
+        me = gql(ME, token=token).ok()["me"]
+    return me, sum('"accounts_user"' in query["sql"] for query in captured.captured_queries)
+
+
+def test_a_signed_in_request_reads_its_user_from_the_shared_cache(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    from django.core.cache import cache
+
+    from accounts import user_cache
+
+    cache.delete(user_cache.key(int(alice["user"]["id"])))
+    first, cold = _user_queries(gql, alice["token"])
+    again, warm = _user_queries(gql, alice["token"])
+    assert (cold, warm) == (1, 0)
+    assert again == first  # every field of `me` as the database has it, dates included
+    assert cache.get(user_cache.key(int(alice["user"]["id"])))["v"] == 0
+
+
+def test_a_revoked_token_is_refused_at_once_with_the_cache_warm(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    token = alice["token"]
+    _user_queries(gql, token)  # the entry is in the cache
+    # Refresh-token reuse revokes every session (an UPDATE of the version, no post_save).
+    gql(REFRESH, {"t": alice["refreshToken"]}).ok()
+    assert gql(REFRESH, {"t": alice["refreshToken"]}).codes == ["UNAUTHENTICATED"]
+    response = gql(ME, token=token)
+    assert response.codes == ["UNAUTHENTICATED"]
+    assert "revoked" in response.errors[0]["message"]
+
+
+def test_a_deactivated_or_renamed_user_is_seen_at_once_with_the_cache_warm(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    token = alice["token"]
+    assert _user_queries(gql, token)[0]["firstName"] == "Alice"
+    gql('mutation { updateProfile(input: {firstName: "Ada"}) { firstName } }', token=token).ok()
+    assert _user_queries(gql, token)[0]["firstName"] == "Ada"
+    user = User.objects.get(username="alice")
+    user.is_active = False
+    user.save()
+    assert gql(ME, token=token).codes == ["UNAUTHENTICATED"]
+
+
+def test_an_entry_newer_than_the_token_refuses_it_without_the_database(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    from django.core.cache import cache
+
+    from accounts import user_cache
+
+    user = User.objects.get(username="alice")
+    user.token_version = 3  # as another process's revocation left it, not yet in this row
+    cache.set(user_cache.key(user.pk), user_cache.snapshot(user), user_cache.TTL)
+    response, queries = None, 0
+    with CaptureQueriesContext(connection) as captured:
+        response = gql(ME, token=alice["token"])
+    queries = sum('"accounts_user"' in query["sql"] for query in captured.captured_queries)
+    assert (response.codes, queries) == (["UNAUTHENTICATED"], 0)
+
+
+def test_password_checks_still_read_the_hash_from_the_database(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    token = alice["token"]
+    _user_queries(gql, token)  # the entry (without the hash) is in the cache
+    query = "mutation($p: String!) { deleteAccount(password: $p) }"
+    assert gql(query, {"p": "wrong-password-1"}, token=token).codes == ["BAD_USER_INPUT"]
+    assert gql(query, {"p": PASSWORD}, token=token).ok() == {"deleteAccount": True}
+    assert gql(ME, token=token).codes == ["UNAUTHENTICATED"]

@@ -17,7 +17,7 @@ from django.db.utils import ConnectionHandler
 from django.test import Client
 
 from backend.settings import INSECURE_DEFAULT_SECRET_KEY, check_production_settings
-from tests.conftest import GraphQL
+from tests.conftest import GraphQL, HopCounter, asgi_call
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_KEY = "k" * 50
@@ -589,3 +589,119 @@ def test_a_periodic_task_without_a_recent_success_is_late(client: Client, db: No
     assert status["lastError"] == "MemoryError"
     stat = TaskStat.objects.get(name="movies.retrain_recommender")
     assert (stat.runs, stat.successes, stat.failures, stat.seconds) == (2, 1, 1, 2.0)
+
+
+# --- /graphql on its lean ASGI stack -----------------------------------------------------------------
+
+
+JSON_POST = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")]
+LEAN_CASES: list[tuple[str, str, bytes, list[tuple[bytes, bytes]]]] = [
+    ("POST", "/graphql", b'{"query": "{ __typename }"}', JSON_POST),
+    (
+        "POST",
+        "/graphql",
+        b'{"query": "{ __schema { types { name description } } }"}',
+        [*JSON_POST, (b"accept-encoding", b"gzip"), (b"origin", b"http://localhost:3000")],
+    ),
+    ("POST", "/graphql", b'{"query": "{ __typename }"}', [*JSON_POST, (b"x-request-id", b"abc-123")]),
+    ("POST", "/graphql", b"not json", JSON_POST),
+    ("POST", "/graphql", b'{"query": "{ __typename }"}', [(b"host", b"evil.example"), JSON_POST[1]]),
+    (
+        "OPTIONS",
+        "/graphql",
+        b"",
+        [
+            (b"host", b"127.0.0.1"),
+            (b"origin", b"http://localhost:3000"),
+            (b"access-control-request-method", b"POST"),
+            (b"access-control-request-headers", b"authorization, content-type"),
+        ],
+    ),
+    (
+        "GET",
+        "/graphql?query=%7B__typename%7D",
+        b"",
+        [(b"host", b"127.0.0.1"), (b"accept", b"application/json")],
+    ),
+    ("PUT", "/graphql", b"{}", JSON_POST),
+    ("GET", "/graphql", b"", [(b"host", b"127.0.0.1"), (b"accept", b"text/html")]),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), LEAN_CASES)
+def test_graphql_on_the_lean_stack_answers_like_the_full_django_stack(
+    method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Same status, headers (security, CORS, Vary, gzip, Host check) and body as Django's full stack."""
+    import asyncio
+
+    from django.core.asgi import get_asgi_application
+
+    from backend.asgi import application
+    from schema import response_cache
+
+    def call(app: Any) -> tuple[int, dict[str, str], bytes]:
+        response_cache.clear()
+        status, named, content = asyncio.run(asgi_call(app, method, path, body, headers))
+        if (b"x-request-id", b"abc-123") not in headers:
+            named.pop("x-request-id", None)
+        if named.get("content-encoding") == "gzip":
+            # Django pads gzip with random bytes against BREACH: compare what was compressed.
+            named.pop("content-length")
+            content = gzip.decompress(content)
+        return status, named, content
+
+    lean, full = call(application), call(get_asgi_application())
+    assert lean == full
+    _, named, _ = lean
+    # A preflight is answered by CORS before the security headers, in both stacks.
+    if method != "OPTIONS" and (b"host", b"evil.example") not in headers:
+        assert named["x-content-type-options"] == "nosniff"
+        assert named["x-frame-options"] == "DENY"
+        assert named["referrer-policy"] == "same-origin"
+
+
+def test_the_gzip_and_cors_case_is_covered() -> None:
+    """The comparison above would prove little if the cases did not exercise gzip, CORS and the Host check."""
+    import asyncio
+
+    from backend.asgi import application
+
+    _, big, _ = asyncio.run(asgi_call(application, *LEAN_CASES[1][:3], LEAN_CASES[1][3]))
+    assert big["content-encoding"] == "gzip"
+    assert big["access-control-allow-origin"] == "http://localhost:3000"
+    status, _, _ = asyncio.run(asgi_call(application, *LEAN_CASES[4][:3], LEAN_CASES[4][3]))
+    assert status == 400
+    _, named, _ = asyncio.run(asgi_call(application, *LEAN_CASES[2][:3], LEAN_CASES[2][3]))
+    assert named["x-request-id"] == "abc-123"
+
+
+def test_a_graphql_request_makes_no_thread_hop_of_the_request_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django's full stack hops to a thread for each sync middleware hook and its request signals."""
+    from django.core.asgi import get_asgi_application
+
+    from backend.asgi import application
+    from schema import response_cache
+
+    hops = HopCounter(monkeypatch)
+    typename = ("POST", "/graphql", b'{"query": "{ __typename }"}', JSON_POST)
+    response_cache.clear()
+    assert hops.count(application, *typename) == 0, hops.names
+    response_cache.clear()
+    assert hops.count(get_asgi_application(), *typename) >= 14, hops.names
+
+
+def test_a_signed_in_request_makes_no_thread_hop_once_its_user_is_cached(
+    monkeypatch: pytest.MonkeyPatch, transactional_db: None, redis_cache: None
+) -> None:
+    """The first request reads the token's user from the database (one hop); the next ones from Redis."""
+    from accounts import tokens
+    from accounts.models import User
+    from backend.asgi import application
+
+    user = User.objects.create_user("hops", "hops@example.com", "a-long-passphrase")
+    headers = [*JSON_POST, (b"authorization", f"JWT {tokens.issue(user).token}".encode())]
+    me = ("POST", "/graphql", b'{"query": "{ me { username } }"}', headers)
+    hops = HopCounter(monkeypatch)
+    assert hops.count(application, *me) == 2, hops.names  # the user's row, then handing back the connection
+    assert hops.count(application, *me) == 0, hops.names

@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import random
+import shutil
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from bench import promtext, scenarios
+from bench import promtext, scenarios, wrk
 from bench.loadgen import LoadResult, Sample, fetch, has_graphql_errors, percentile, run_load
 from bench.zipf import ZipfSampler
 
@@ -375,3 +378,53 @@ def test_the_scale_table_shows_each_size_and_the_growth() -> None:
     text = render([result(10_000, 10.0), result(1_000_000, 11.0)], Options())
     assert "| 10,000 | 66 | 10 | 10.0 | 10.0 | 2.5 | 5.0 | 5.0 | 1.2 | 2.0 | 300 | 1.0 |" in text
     assert "p95 1,000,000 / 10,000: 1.10x" in text
+
+
+# ---------------------------------------------------------------- wrk driver (make bench)
+
+
+def test_lua_strings_survive_any_closing_bracket() -> None:
+    assert wrk.lua_string('{"query":"{ a }"}') == '[[{"query":"{ a }"}]]'
+    tricky = "x]]y]=]z"
+    assert wrk.lua_string(tricky) == "[==[x]]y]=]z]==]"
+
+
+def test_wrk_output_is_parsed_from_the_scripts_line() -> None:
+    output = (
+        "Running 1s test\n"
+        'WRKJSON {"requests":120,"duration_us":2000000,"p50_us":1500,"p99_us":9000,'
+        '"errors":3,"socket_errors":1,"non_2xx":2}\n'
+        'WRKSAMPLE 500 {"detail":"server error"}\n'
+    )
+    result = wrk.parse(output)
+    assert (result.requests, result.duration, result.throughput) == (120, 2.0, 60.0)
+    assert (result.p50_ms, result.p99_ms, result.failures) == (1.5, 9.0, 4)
+    assert result.sample_error.startswith("500 ")
+    with pytest.raises(RuntimeError):
+        wrk.parse("Running 1s test\n")
+
+
+def test_wrk_is_pinned_to_one_core() -> None:
+    command = wrk.command("http://127.0.0.1:1", Path("s.lua"), connections=20, seconds=3)
+    assert command[-9:-7] == ["-t1", "-c20"]
+    if (os.cpu_count() or 1) > 1 and shutil.which("taskset"):
+        assert command[:3] == ["taskset", "-c", str((os.cpu_count() or 1) - 1)]
+
+
+@pytest.mark.skipif(not wrk.available(), reason="wrk is not installed")
+def test_wrk_rotates_bodies_and_counts_errors_and_graphql_errors() -> None:
+    async def scenario() -> tuple[wrk.WrkResult, TinyServer]:
+        async with tiny_server() as (app, port):
+            bodies = [json.dumps({"query": q}).encode() for q in ("ok", "gql", "fail")]
+            result = await asyncio.to_thread(
+                wrk.run, f"http://127.0.0.1:{port}", "/graphql", bodies, {"Authorization": "JWT x"}, 2, 1
+            )
+            return result, app
+
+    result, app = run(scenario)
+    assert result.requests > 30
+    assert {"ok", "gql", "fail"} <= set(app.requests)
+    # Two bodies in three fail (a 500, a GraphQL error), whichever request was in flight at the end.
+    assert abs(result.errors / result.requests - 2 / 3) < 0.1
+    assert result.non_2xx > 0
+    assert result.sample_error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from schema import persisted_queries
-from tests.conftest import GraphQL, clear_caches
+from tests.conftest import GraphQL, HopCounter, asgi_call, clear_caches
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -411,3 +412,273 @@ def test_object_types_a_client_caches_have_an_id() -> None:
     assert {"Movie", "Genre", "User", "Preferences", "Favorite", "WatchlistEntry", "Rating"}.isdisjoint(
         without_id
     )
+
+
+# --- kept anonymous answers replayed before Django -------------------------------------------------
+
+REPLAY_HOST = [(b"host", b"127.0.0.1")]
+REPLAYED = [
+    (
+        "POST",
+        "/graphql",
+        b'{"query": "{ genres { id name } }"}',
+        [*REPLAY_HOST, (b"content-type", b"application/json")],
+    ),
+    (
+        "POST",
+        "/graphql",
+        b'{"query": "{ popularMovies { results { id title overview } } }"}',
+        [
+            *REPLAY_HOST,
+            (b"content-type", b"application/json"),
+            (b"accept-encoding", b"gzip"),
+            (b"origin", b"http://localhost:3000"),
+            (b"accept", b"application/graphql-response+json"),
+            (b"x-request-id", b"client-7"),
+        ],
+    ),
+    ("GET", "/graphql?query=%7Bgenres%7Bname%7D%7D", b"", [*REPLAY_HOST, (b"accept", b"application/json")]),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "headers"), REPLAYED)
+def test_a_kept_answer_is_replayed_before_django_with_identical_body_and_headers(
+    method: str,
+    path: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    transactional_db: None,
+    local_catalog: None,
+) -> None:
+    import asyncio
+
+    from backend.asgi import application
+    from backend.graphql_handler import GraphQLHandler
+
+    built = []
+    original = GraphQLHandler.create_request
+    monkeypatch.setattr(
+        GraphQLHandler, "create_request", lambda self, *a: built.append(1) or original(self, *a)
+    )
+    hops = HopCounter(monkeypatch)
+
+    def call() -> tuple[int, dict[str, str], bytes]:
+        return asyncio.run(asgi_call(application, method, path, body, headers))
+
+    first, second = call(), call()
+    assert len(built) == 1  # the second request never reached Django
+    assert first[0] == 200
+    assert json.loads(gzip.decompress(first[2]) if first[1].get("content-encoding") else first[2])["data"]
+    ids = first[1].pop("x-request-id"), second[1].pop("x-request-id")
+    assert first == second
+    if (b"x-request-id", b"client-7") in headers:
+        assert ids == ("client-7", "client-7")
+    else:
+        assert ids[0] != ids[1]
+    hops.names.clear()
+    call()
+    assert hops.names == []
+
+
+@pytest.mark.parametrize(
+    ("body", "extra"),
+    [
+        (b'{"query": "{ genres { id name } }"}', [(b"authorization", b"JWT not-a-token")]),
+        (b'{"query": "{ genres { nope } }"}', []),  # an answer with errors
+        (b'{"query": "mutation { revokeToken(refreshToken: \\"x\\") }"}', []),
+    ],
+)
+def test_what_the_view_does_not_keep_is_never_replayed(
+    body: bytes,
+    extra: list[tuple[bytes, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    transactional_db: None,
+    local_catalog: None,
+) -> None:
+    import asyncio
+
+    from backend.asgi import application
+    from backend.graphql_handler import GraphQLHandler
+
+    built = []
+    original = GraphQLHandler.create_request
+    monkeypatch.setattr(
+        GraphQLHandler, "create_request", lambda self, *a: built.append(1) or original(self, *a)
+    )
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json"), *extra]
+    for _ in range(2):
+        asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))
+    assert len(built) == 2
+
+
+def test_another_accept_language_or_origin_is_another_replay(
+    monkeypatch: pytest.MonkeyPatch, transactional_db: None, local_catalog: None
+) -> None:
+    import asyncio
+
+    from backend.asgi import application
+
+    body = b'{"query": "{ genres { name } }"}'
+    base = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    asyncio.run(asgi_call(application, "POST", "/graphql", body, base))
+    _, named, _ = asyncio.run(
+        asgi_call(application, "POST", "/graphql", body, [*base, (b"origin", b"http://localhost:3000")])
+    )
+    assert named["access-control-allow-origin"] == "http://localhost:3000"
+    _, plain, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, base))
+    assert "access-control-allow-origin" not in plain
+
+
+# --- signed-in catalog queries: the viewer-independent answer with the viewer's fields spliced in ---
+
+SPLICED = [
+    (
+        "{ trendingMovies(page: 1) { results { id title posterUrl(size: W342) genres { name } isFavorite } } "
+        "popularMovies(page: 1) { results { id title posterUrl(size: W342) genres { name } isFavorite } } }",
+        None,
+    ),
+    (
+        "query M($id: Int!) { movie(id: $id) { title mine: myRating isFavorite inWatchlist genres { id } } }",
+        {"id": 155},
+    ),
+    ("{ movies(ids: [155, 550, 27205, 19995]) { myRating title fav: isFavorite inWatchlist } }", None),
+    ("{ movie(id: 155) { id similar(limit: 5) { title isFavorite } isFavorite } genres { name } }", None),
+    ("{ movie(id: 999999999) { title isFavorite } }", None),
+]
+
+
+@pytest.fixture
+def viewer(gql: GraphQL) -> str:
+    """A signed-in user with favorites, a watchlist entry and ratings; their access token."""
+    from accounts import tokens
+    from accounts.models import User
+
+    token = tokens.issue(User.objects.create_user("viewer", "viewer@example.com", "a-long-passphrase")).token
+    top = gql("{ popularMovies(page: 1) { results { id } } }").ok()["popularMovies"]["results"]
+    for movie_id in (155, 550, top[0]["id"], top[3]["id"]):
+        gql("mutation($id: Int!) { addFavorite(movieId: $id) { id } }", {"id": movie_id}, token=token).ok()
+    gql("mutation { addToWatchlist(movieId: 27205) { id } }", token=token).ok()
+    for movie_id, score in ((155, 4.5), (19995, 3), (top[1]["id"], 2)):
+        gql(
+            "mutation($id: Int!, $s: Float!) { rateMovie(movieId: $id, score: $s) { score } }",
+            {"id": movie_id, "s": score},
+            token=token,
+        ).ok()
+    return token
+
+
+@pytest.mark.parametrize(("query", "variables"), SPLICED)
+def test_a_signed_in_catalog_query_is_spliced_into_the_same_bytes_as_executing_it(
+    query: str,
+    variables: dict[str, Any] | None,
+    client: Client,
+    viewer: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from accounts import services
+    from schema import viewer_fields
+
+    def post() -> Any:
+        return client.post(
+            "/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            headers={"Authorization": f"JWT {viewer}"},
+        )
+
+    spliced_calls = []
+    original_state = services.viewer_state
+    monkeypatch.setattr(services, "viewer_state", lambda *a: spliced_calls.append(a) or original_state(*a))
+    spliced, again = post(), post()
+    assert spliced_calls or "999999999" in query  # an unknown movie has no viewer fields to read
+    with monkeypatch.context() as off:
+        off.setattr(viewer_fields, "split", lambda *a: None)
+        executed = post()
+    assert spliced.status_code == executed.status_code == 200
+    assert spliced.content == again.content == executed.content
+    assert spliced["Cache-Control"] == executed["Cache-Control"] == "private, no-store"
+    assert b"true" in executed.content or "999999999" in query
+
+
+def test_a_change_of_the_viewers_lists_shows_at_once_in_a_spliced_answer(gql: GraphQL, viewer: str) -> None:
+    query = "{ movie(id: 27205) { title isFavorite myRating } }"
+    assert gql(query, token=viewer).ok()["movie"]["isFavorite"] is False
+    gql(
+        "mutation { addFavorite(movieId: 27205) { id } rateMovie(movieId: 27205, score: 5) { score } }",
+        token=viewer,
+    ).ok()
+    assert gql(query, token=viewer).ok()["movie"] == {
+        "title": "Inception",
+        "isFavorite": True,
+        "myRating": 5.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ me { username } movie(id: 155) { isFavorite } }",
+        "query { movie(id: 155) { ...F } } fragment F on Movie { isFavorite }",
+        "{ movie(id: 155) { isFavorite @include(if: true) } }",
+        "{ movie(id: 155) { title } }",  # nothing per viewer: executed as usual
+        "{ movie(id: 155) { nope isFavorite } }",
+    ],
+)
+def test_what_cannot_be_split_executes_as_usual(query: str) -> None:
+    from schema import viewer_fields
+    from schema.schema import schema
+
+    assert viewer_fields.split(schema._schema, query, None) is None
+
+
+def test_a_query_over_budget_is_refused_even_when_it_could_be_split(
+    gql: GraphQL, viewer: str, settings: Any
+) -> None:
+    settings.GRAPHQL_MAX_COST = 50
+    response = gql(
+        "{ trendingMovies(page: 1) { results { id title isFavorite } } popularMovies(page: 1) { results { id isFavorite } } }",
+        token=viewer,
+    )
+    assert response.codes == ["BAD_USER_INPUT"]
+
+
+def test_a_burst_of_signed_in_home_pages_executes_the_shared_part_once(
+    viewer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from django.test import AsyncClient
+
+    from schema.views import GraphQLView
+
+    executions = []
+    original = GraphQLView._execute
+
+    async def counting(self: Any, *args: Any) -> Any:
+        executions.append(args[2])
+        await asyncio.sleep(0.05)  # still running when the other requests arrive
+        return await original(self, *args)
+
+    monkeypatch.setattr(GraphQLView, "_execute", counting)
+    client = AsyncClient()
+    query = SPLICED[0][0]
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(
+            *(
+                client.post(
+                    "/graphql",
+                    data=json.dumps({"query": query}),
+                    content_type="application/json",
+                    headers={"Authorization": f"JWT {viewer}"},
+                )
+                for _ in range(5)
+            )
+        )
+
+    responses = async_to_sync(burst)()
+    assert [r.status_code for r in responses] == [200] * 5
+    assert len({r.content for r in responses}) == 1
+    assert len(executions) == 1
+    assert "isFavorite" not in executions[0]

@@ -1,0 +1,126 @@
+"""Who a token's user is, in the shared cache: a signed-in request needs no database round trip.
+
+Each entry is the user's row (every field but the password hash) with its
+token version, kept for ``TTL`` seconds under ``auth:user:<id>``. It is read on
+the event loop through Redis's asyncio client (no thread hop), compared with
+the token's version, and the token is accepted only when both agree; anything
+else (a miss, no Redis, Redis down, a token newer than the entry) asks the
+database, as before, and refills the entry.
+
+Entries are dropped whenever the row changes: every ``save`` or ``delete`` of a
+user (password change, profile update, deactivation, the admin) and
+``tokens.revoke_all`` (logout-everywhere, refresh-token theft), which bumps
+the version with an UPDATE that sends no signal. Dropped now and again at
+commit, so a request that read the row just before the commit cannot leave the
+old version behind past the commit. A lookup that read the row before a
+revocation and writes the entry after both drops (a window of one database
+read) keeps the old version for at most ``TTL`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import weakref
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+TTL = 300
+# The row as the request needs it; the password hash stays in the database (the password
+# checks of changePassword and deleteAccount read it there, as a deferred field).
+FIELDS = [field for field in User._meta.concrete_fields if field.attname != "password"]
+VERSION = "v"
+# Connections per event loop (one GET takes a fraction of a millisecond), and how long a
+# request waits for a free one before asking the database instead.
+POOL_SIZE = 8
+POOL_WAIT_SECONDS = 2.0
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
+
+
+def key(user_id: int) -> str:
+    """The cache key of a user's entry (before the cache's prefix and version)."""
+    return f"auth:user:{user_id}"
+
+
+def enabled() -> bool:
+    """Only with Redis: the embedded file cache is no cheaper than the database."""
+    return bool(settings.REDIS_URL)
+
+
+def _client() -> aioredis.Redis:
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        # A few connections, waited for: a burst of requests opening one each timed out connecting.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_SECONDS,
+            socket_timeout=settings.CACHES["default"]["OPTIONS"]["SOCKET_TIMEOUT"],
+            socket_connect_timeout=settings.CACHES["default"]["OPTIONS"]["SOCKET_CONNECT_TIMEOUT"],
+        )
+        client = aioredis.Redis(connection_pool=pool)
+        _clients[loop] = client
+    return client
+
+
+def snapshot(user: User) -> dict[str, Any]:
+    """What an entry holds: JSON-ready field values and the token version."""
+    values = {}
+    for field in FIELDS:
+        value = field.value_from_object(user)
+        values[field.attname] = value.isoformat() if hasattr(value, "isoformat") else value
+    return {"fields": values, VERSION: user.token_version}
+
+
+def user_from(entry: dict[str, Any]) -> User:
+    """The user of an entry, as if loaded with the password deferred."""
+    values = entry["fields"]
+    return User.from_db(
+        "default",
+        [field.attname for field in FIELDS],
+        [field.to_python(values[field.attname]) for field in FIELDS],
+    )
+
+
+def store(user: User) -> None:
+    """Keeps ``user``'s entry (sync: called where the row was just read, in a thread)."""
+    if enabled():
+        cache.set(key(user.pk), snapshot(user), TTL)
+
+
+async def read(user_id: int) -> dict[str, Any] | None:
+    """The user's entry, or None (no Redis, a miss, or Redis not answering)."""
+    if not enabled():
+        return None
+    try:
+        raw = await _client().get(cache.make_key(key(user_id)))
+    except (RedisError, OSError, TimeoutError):
+        logger.warning("could not read the user cache; asking the database", exc_info=True)
+        return None
+    if raw is None:
+        return None
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and "fields" in entry else None
+
+
+def forget(user_id: int) -> None:
+    """Drops the user's entry now and again when the surrounding transaction commits."""
+    if not enabled():
+        return
+    cache.delete(key(user_id))
+    transaction.on_commit(lambda: cache.delete(key(user_id)))
