@@ -654,6 +654,26 @@ def test_a_database_failure_while_authenticating_is_no_http_500(
     assert "could not be checked" in response.errors[0]["message"]
 
 
+def test_viewer_fields_fail_with_a_code_rather_than_answer_for_an_unchecked_token(
+    gql: GraphQL, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import OperationalError
+
+    gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise OperationalError("couldn't get a connection after 5.00 sec")
+
+    monkeypatch.setattr("accounts.auth.User.objects.filter", broken)
+    clear_caches()  # the token's user is no longer remembered: the database must be asked
+    response = gql("{ movie(id: 155) { title isFavorite inWatchlist myRating } }", token=token)
+    assert response.status == 200
+    # An error (isFavorite is non-null, so the movie with it), not a false "not a favorite".
+    assert response.data == {"movie": None}
+    assert set(response.codes) == {"INTERNAL_SERVER_ERROR"}
+    assert all("could not be checked" in error["message"] for error in response.errors)
+
+
 def test_a_movie_gone_from_the_catalog_does_not_hide_the_list(gql: GraphQL, token: str) -> None:
     gql("mutation { addFavorite(movieId: 155) { id } }", token=token).ok()
     Favorite.objects.create(user=User.objects.get(username="alice"), movie_id=999999999)

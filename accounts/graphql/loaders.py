@@ -11,6 +11,8 @@ from collections.abc import Callable
 from asgiref.sync import sync_to_async
 
 from accounts import services
+from accounts.models import User
+from backend.errors import TemporarilyUnavailable
 from schema.context import Info
 from schema.dataloader import DataLoader
 
@@ -37,8 +39,20 @@ def _rating_loader(user_id: int) -> Callable[[], DataLoader[int, float | None]]:
     return factory
 
 
-async def is_favorite(info: Info, movie_id: int) -> bool:
+def _viewer(info: Info) -> User | None:
+    """The signed-in viewer, or None when anonymous.
+
+    A sent token that could not be checked (a database hiccup) raises: answering
+    "not a favorite" would tell a signed-in viewer something untrue.
+    """
     user = info.context.user
+    if user is None and isinstance(info.context.auth_error, TemporarilyUnavailable):
+        raise info.context.auth_error
+    return user
+
+
+async def is_favorite(info: Info, movie_id: int) -> bool:
+    user = _viewer(info)
     if user is None:
         return False
     return await info.context.loader("viewer.favorite", _membership_loader("favorite", user.pk)).load(
@@ -47,7 +61,7 @@ async def is_favorite(info: Info, movie_id: int) -> bool:
 
 
 async def in_watchlist(info: Info, movie_id: int) -> bool:
-    user = info.context.user
+    user = _viewer(info)
     if user is None:
         return False
     loader = info.context.loader("viewer.watchlist", _membership_loader("watchlist", user.pk))
@@ -55,7 +69,7 @@ async def in_watchlist(info: Info, movie_id: int) -> bool:
 
 
 async def my_rating(info: Info, movie_id: int) -> float | None:
-    user = info.context.user
+    user = _viewer(info)
     if user is None:
         return None
     return await info.context.loader("viewer.rating", _rating_loader(user.pk)).load(movie_id)
