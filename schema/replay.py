@@ -72,6 +72,20 @@ def replay_key(scope: Scope, body: bytes) -> str | None:
     return digest.hexdigest()
 
 
+def _resumed(head: bytes, receive: Receive, more_body: bool = True) -> Receive:
+    """``receive`` with the body's ``head``, already read, sent again first (all of it: ``more_body`` false)."""
+    delivered = False
+
+    async def resumed_receive() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": head, "more_body": more_body}
+
+    return resumed_receive
+
+
 class ReplayMiddleware:
     """ASGI middleware: kept answers sent as recorded, everything else passed to ``app``."""
 
@@ -84,13 +98,19 @@ class ReplayMiddleware:
             return
         started = time.perf_counter()
         chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
             if not message.get("more_body"):
                 break
+            if size > MAX_BODY:
+                # Never replayed, so never held here: Django reads the rest (spooled to disk).
+                await self.app(scope, _resumed(b"".join(chunks), receive), send)
+                return
         body = b"".join(chunks)
         key = replay_key(scope, body)
         kept = response_cache.get_replay(key) if key is not None else None
@@ -109,15 +129,7 @@ class ReplayMiddleware:
         await send({"type": "http.response.body", "body": kept.body, "more_body": False})
 
     async def _record(self, scope: Scope, body: bytes, receive: Receive, send: Send, key: str | None) -> None:
-        delivered = False
-
-        async def replay_receive() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+        replay_receive = _resumed(body, receive, more_body=False)
         if key is None:
             await self.app(scope, replay_receive, send)
             return

@@ -528,3 +528,39 @@ def test_another_accept_language_or_origin_is_another_replay(
     assert named["access-control-allow-origin"] == "http://localhost:3000"
     _, plain, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, base))
     assert "access-control-allow-origin" not in plain
+
+
+def test_a_body_too_large_to_replay_streams_on_without_being_held_in_memory() -> None:
+    """A body past ``MAX_BODY`` is never replayed: it reaches Django as it arrives (which spools it to disk)."""
+    import asyncio
+
+    from schema.replay import MAX_BODY, ReplayMiddleware
+
+    chunk = b"x" * 16384
+    total = 4 * MAX_BODY // len(chunk)
+    sent = 0
+    first_seen_after: list[int] = []
+    received: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        sent += 1
+        return {"type": "http.request", "body": chunk, "more_body": sent < total}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            first_seen_after.append(sent)
+            received.append(message["body"])
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 413, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "query_string": b"", "headers": []}
+    asyncio.run(ReplayMiddleware(app)(scope, receive, send))
+    assert b"".join(received) == chunk * total
+    assert first_seen_after[0] * len(chunk) <= MAX_BODY + len(chunk)
