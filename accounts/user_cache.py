@@ -11,10 +11,10 @@ Entries are dropped whenever the row changes: every ``save`` or ``delete`` of a
 user (password change, profile update, deactivation, the admin) and
 ``tokens.revoke_all`` (logout-everywhere, refresh-token theft), which bumps
 the version with an UPDATE that sends no signal. Dropped now and again at
-commit, so a request that read the row just before the commit cannot leave the
-old version behind past the commit. A lookup that read the row before a
-revocation and writes the entry after both drops (a window of one database
-read) keeps the old version for at most ``TTL`` seconds.
+commit, each time by a marker kept ``SETTLE`` seconds in the entry's place, and
+an entry is only written where there is none: a lookup that read the row
+before the change cannot write its old version (or activity) back after the
+drops, unless it stalls ``SETTLE`` seconds between its read and its write.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ from accounts.models import User
 logger = logging.getLogger(__name__)
 
 TTL = 300
+# Seconds after a change during which no entry is written: longer than any lookup's read-then-write.
+SETTLE = 30
+CHANGED = "changed"
 # The row as the request needs it; the password hash stays in the database (the password
 # checks of changePassword and deleteAccount read it there, as a deferred field).
 FIELDS = [field for field in User._meta.concrete_fields if field.attname != "password"]
@@ -87,9 +90,9 @@ def user_from(entry: dict[str, Any]) -> User:
 
 
 def store(user: User) -> None:
-    """Keeps ``user``'s entry (sync: called where the row was just read, in a thread)."""
+    """Keeps ``user``'s entry unless one, or a change's marker, is there (sync: called where the row was just read)."""
     if enabled():
-        cache.set(key(user.pk), snapshot(user), TTL)
+        cache.add(key(user.pk), snapshot(user), TTL)
 
 
 async def read(user_id: int) -> dict[str, Any] | None:
@@ -111,8 +114,8 @@ async def read(user_id: int) -> dict[str, Any] | None:
 
 
 def forget(user_id: int) -> None:
-    """Drops the user's entry now and again when the surrounding transaction commits."""
+    """Drops the user's entry now and again when the surrounding transaction commits (``SETTLE``'s marker)."""
     if not enabled():
         return
-    cache.delete(key(user_id))
-    transaction.on_commit(lambda: cache.delete(key(user_id)))
+    cache.set(key(user_id), CHANGED, SETTLE)
+    transaction.on_commit(lambda: cache.set(key(user_id), CHANGED, SETTLE))

@@ -736,6 +736,15 @@ def test_concurrent_adds_and_removes_of_one_entry_never_fail(transactional_db: N
 # --- the token's user from the shared cache ------------------------------------------------------
 
 
+def _settled(user: dict[str, Any]) -> None:
+    """As ``SETTLE`` seconds after the user's last change: its marker gone, an entry may be written."""
+    from django.core.cache import cache
+
+    from accounts import user_cache
+
+    cache.delete(user_cache.key(int(user["user"]["id"])))
+
+
 def _user_queries(gql: GraphQL, token: str) -> tuple[dict[str, Any], int]:
     with CaptureQueriesContext(connection) as captured:
         me = gql(ME, token=token).ok()["me"]
@@ -760,6 +769,7 @@ def test_a_signed_in_request_reads_its_user_from_the_shared_cache(
 def test_a_revoked_token_is_refused_at_once_with_the_cache_warm(
     gql: GraphQL, alice: dict[str, Any], redis_cache: None
 ) -> None:
+    _settled(alice)
     token = alice["token"]
     _user_queries(gql, token)  # the entry is in the cache
     # Refresh-token reuse revokes every session (an UPDATE of the version, no post_save).
@@ -773,6 +783,7 @@ def test_a_revoked_token_is_refused_at_once_with_the_cache_warm(
 def test_a_deactivated_or_renamed_user_is_seen_at_once_with_the_cache_warm(
     gql: GraphQL, alice: dict[str, Any], redis_cache: None
 ) -> None:
+    _settled(alice)
     token = alice["token"]
     assert _user_queries(gql, token)[0]["firstName"] == "Alice"
     gql('mutation { updateProfile(input: {firstName: "Ada"}) { firstName } }', token=token).ok()
@@ -803,9 +814,29 @@ def test_an_entry_newer_than_the_token_refuses_it_without_the_database(
 def test_password_checks_still_read_the_hash_from_the_database(
     gql: GraphQL, alice: dict[str, Any], redis_cache: None
 ) -> None:
+    _settled(alice)
     token = alice["token"]
     _user_queries(gql, token)  # the entry (without the hash) is in the cache
     query = "mutation($p: String!) { deleteAccount(password: $p) }"
     assert gql(query, {"p": "wrong-password-1"}, token=token).codes == ["BAD_USER_INPUT"]
     assert gql(query, {"p": PASSWORD}, token=token).ok() == {"deleteAccount": True}
     assert gql(ME, token=token).codes == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize("change", ["revoke_all", "deactivate"])
+def test_a_lookup_that_read_the_row_before_a_change_cannot_keep_it_in_the_cache(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None, change: str
+) -> None:
+    from accounts import tokens, user_cache
+
+    _settled(alice)
+    assert _user_queries(gql, alice["token"])[1] == 1  # the entry is written
+    stale = User.objects.get(username="alice")  # a request's database read, just before the change
+    if change == "revoke_all":
+        tokens.revoke_all(stale.pk)
+    else:
+        fresh = User.objects.get(pk=stale.pk)
+        fresh.is_active = False
+        fresh.save()
+    user_cache.store(stale)  # ... and that request's write of the entry, just after both drops
+    assert gql(ME, token=alice["token"]).codes == ["UNAUTHENTICATED"]

@@ -695,11 +695,14 @@ def test_a_signed_in_request_makes_no_thread_hop_once_its_user_is_cached(
     monkeypatch: pytest.MonkeyPatch, transactional_db: None, redis_cache: None
 ) -> None:
     """The first request reads the token's user from the database (one hop); the next ones from Redis."""
-    from accounts import tokens
+    from django.core.cache import cache
+
+    from accounts import tokens, user_cache
     from accounts.models import User
     from backend.asgi import application
 
     user = User.objects.create_user("hops", "hops@example.com", "a-long-passphrase")
+    cache.delete(user_cache.key(user.pk))  # as SETTLE seconds after the user's creation
     headers = [*JSON_POST, (b"authorization", f"JWT {tokens.issue(user).token}".encode())]
     me = ("POST", "/graphql", b'{"query": "{ me { username } }"}', headers)
     hops = HopCounter(monkeypatch)
