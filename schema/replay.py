@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 
 from backend.keepalive import ASGIApp, Message, Receive, Scope, Send
+from backend.logging import request_id_var
 from backend.middleware import log_access, request_id_for
 from schema import response_cache
 
@@ -115,15 +116,19 @@ class ReplayMiddleware:
         key = replay_key(scope, body)
         kept = response_cache.get_replay(key) if key is not None else None
         if kept is not None:
-            await self._send(kept, scope, send)
-            log_access(scope["method"], scope["path"], kept.status, started)
+            sent = next((v for n, v in scope["headers"] if n.lower() == b"x-request-id"), b"")
+            # The access line carries the id the client gets, as RequestLogMiddleware's does.
+            request_id = request_id_var.set(request_id_for(sent.decode("latin-1")))
+            try:
+                await self._send(kept, request_id_var.get().encode(), send)
+                log_access(scope["method"], scope["path"], kept.status, started)
+            finally:
+                request_id_var.reset(request_id)
             return
         await self._record(scope, body, receive, send, key)
 
     @staticmethod
-    async def _send(kept: Response, scope: Scope, send: Send) -> None:
-        sent = next((v for n, v in scope["headers"] if n.lower() == b"x-request-id"), b"")
-        request_id = request_id_for(sent.decode("latin-1")).encode()
+    async def _send(kept: Response, request_id: bytes, send: Send) -> None:
         headers = [(n, request_id if n.lower() == b"x-request-id" else v) for n, v in kept.headers]
         await send({"type": "http.response.start", "status": kept.status, "headers": headers})
         await send({"type": "http.response.body", "body": kept.body, "more_body": False})

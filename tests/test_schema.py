@@ -564,3 +564,27 @@ def test_a_body_too_large_to_replay_streams_on_without_being_held_in_memory() ->
     asyncio.run(ReplayMiddleware(app)(scope, receive, send))
     assert b"".join(received) == chunk * total
     assert first_seen_after[0] * len(chunk) <= MAX_BODY + len(chunk)
+
+
+def test_a_replayed_answer_logs_its_access_line_with_the_request_id_it_was_sent(
+    transactional_db: None, local_catalog: None
+) -> None:
+    import asyncio
+    import logging
+
+    from backend.asgi import application
+    from backend.logging import RequestIdFilter
+
+    lines: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.addFilter(RequestIdFilter())
+    handler.emit = lines.append  # type: ignore[method-assign]
+    access = logging.getLogger("backend.access")
+    access.addHandler(handler)
+    body = b'{"query": "{ genres { id name } }"}'
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    try:
+        sent = [asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))[1] for _ in range(2)]
+    finally:
+        access.removeHandler(handler)
+    assert [line.request_id for line in lines] == [named["x-request-id"] for named in sent]  # type: ignore[attr-defined]
