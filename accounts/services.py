@@ -278,3 +278,29 @@ def prefs_ids(prefs: Preferences, relation: str) -> list[int]:
     if prefs.pk is None:
         return []
     return sorted(getattr(prefs, relation).values_list("id", flat=True))
+
+
+# What the viewer keeps of some movies: one query each, whatever the number of movies.
+VIEWER_LISTS: dict[str, Any] = {"favorite": Favorite, "watchlist": WatchlistEntry}
+
+
+def listed_among(kind: str, user_id: int, movie_ids: list[int]) -> set[int]:
+    """Which of ``movie_ids`` are on the user's ``kind`` list (``favorite`` or ``watchlist``)."""
+    query = VIEWER_LISTS[kind].objects.filter(user_id=user_id, movie_id__in=movie_ids)
+    return set(query.values_list("movie_id", flat=True))
+
+
+def ratings_among(user_id: int, movie_ids: list[int]) -> dict[int, float]:
+    """The user's scores of those of ``movie_ids`` they rated."""
+    query = Rating.objects.filter(user_id=user_id, movie_id__in=movie_ids).values_list("movie_id", "score")
+    return {movie_id: float(score) for movie_id, score in query}
+
+
+def viewer_state(user_id: int, movie_ids: list[int], kinds: set[str]) -> dict[str, Any]:
+    """``listed_among``/``ratings_among`` for each of ``kinds`` (favorite, watchlist, rating), one query each."""
+    return {
+        kind: ratings_among(user_id, movie_ids)
+        if kind == "rating"
+        else listed_among(kind, user_id, movie_ids)
+        for kind in kinds
+    }

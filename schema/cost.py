@@ -158,16 +158,13 @@ class CostBudget(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         if context.graphql_document is not None and context.result is None:
-            if context.variables:
-                cost = _cost(
-                    context.schema._schema,
-                    context.graphql_document,
-                    context.operation_name,
-                    context.variables,
-                )
-            else:
-                # Without variables the cost is the document's: computed once per query text.
-                cost = _cost_of_text(context.schema._schema, context.query or "", context.operation_name)
+            cost = cost_of(
+                context.schema._schema,
+                context.query or "",
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+            )
             budget = settings.GRAPHQL_MAX_COST
             if cost is not None and cost > budget:
                 refuse(
@@ -180,6 +177,20 @@ class CostBudget(SchemaExtension):
                     ),
                 )
         yield
+
+
+def cost_of(
+    schema: GraphQLSchema,
+    query: str,
+    document: DocumentNode | None,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+) -> int | None:
+    """The cost of the operation to execute (None when its variables do not fit their types)."""
+    if variables:
+        return _cost(schema, document or parse(query), operation_name, variables)
+    # Without variables the cost is the document's: computed once per query text.
+    return _cost_of_text(schema, query, operation_name)
 
 
 def _cost(

@@ -588,3 +588,116 @@ def test_a_replayed_answer_logs_its_access_line_with_the_request_id_it_was_sent(
     finally:
         access.removeHandler(handler)
     assert [line.request_id for line in lines] == [named["x-request-id"] for named in sent]  # type: ignore[attr-defined]
+
+
+# --- signed-in catalog queries: the viewer-independent answer with the viewer's fields spliced in ---
+
+SPLICED = [
+    (
+        "{ trendingMovies(page: 1) { results { id title posterUrl(size: W342) genres { name } isFavorite } } "
+        "popularMovies(page: 1) { results { id title posterUrl(size: W342) genres { name } isFavorite } } }",
+        None,
+    ),
+    (
+        "query M($id: Int!) { movie(id: $id) { title mine: myRating isFavorite inWatchlist genres { id } } }",
+        {"id": 155},
+    ),
+    ("{ movies(ids: [155, 550, 27205, 19995]) { myRating title fav: isFavorite inWatchlist } }", None),
+    ("{ movie(id: 155) { id similar(limit: 5) { title isFavorite } isFavorite } genres { name } }", None),
+    ("{ movie(id: 999999999) { title isFavorite } }", None),
+]
+
+
+@pytest.fixture
+def viewer(gql: GraphQL) -> str:
+    """A signed-in user with favorites, a watchlist entry and ratings; their access token."""
+    from accounts import tokens
+    from accounts.models import User
+
+    token = tokens.issue(User.objects.create_user("viewer", "viewer@example.com", "a-long-passphrase")).token
+    top = gql("{ popularMovies(page: 1) { results { id } } }").ok()["popularMovies"]["results"]
+    for movie_id in (155, 550, top[0]["id"], top[3]["id"]):
+        gql("mutation($id: Int!) { addFavorite(movieId: $id) { id } }", {"id": movie_id}, token=token).ok()
+    gql("mutation { addToWatchlist(movieId: 27205) { id } }", token=token).ok()
+    for movie_id, score in ((155, 4.5), (19995, 3), (top[1]["id"], 2)):
+        gql(
+            "mutation($id: Int!, $s: Float!) { rateMovie(movieId: $id, score: $s) { score } }",
+            {"id": movie_id, "s": score},
+            token=token,
+        ).ok()
+    return token
+
+
+@pytest.mark.parametrize(("query", "variables"), SPLICED)
+def test_a_signed_in_catalog_query_is_spliced_into_the_same_bytes_as_executing_it(
+    query: str,
+    variables: dict[str, Any] | None,
+    client: Client,
+    viewer: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from accounts import services
+    from schema import viewer_fields
+
+    def post() -> Any:
+        return client.post(
+            "/graphql",
+            data=json.dumps({"query": query, "variables": variables or {}}),
+            content_type="application/json",
+            headers={"Authorization": f"JWT {viewer}"},
+        )
+
+    spliced_calls = []
+    original_state = services.viewer_state
+    monkeypatch.setattr(services, "viewer_state", lambda *a: spliced_calls.append(a) or original_state(*a))
+    spliced, again = post(), post()
+    assert spliced_calls or "999999999" in query  # an unknown movie has no viewer fields to read
+    with monkeypatch.context() as off:
+        off.setattr(viewer_fields, "split", lambda *a: None)
+        executed = post()
+    assert spliced.status_code == executed.status_code == 200
+    assert spliced.content == again.content == executed.content
+    assert spliced["Cache-Control"] == executed["Cache-Control"] == "private, no-store"
+    assert b"true" in executed.content or "999999999" in query
+
+
+def test_a_change_of_the_viewers_lists_shows_at_once_in_a_spliced_answer(gql: GraphQL, viewer: str) -> None:
+    query = "{ movie(id: 27205) { title isFavorite myRating } }"
+    assert gql(query, token=viewer).ok()["movie"]["isFavorite"] is False
+    gql(
+        "mutation { addFavorite(movieId: 27205) { id } rateMovie(movieId: 27205, score: 5) { score } }",
+        token=viewer,
+    ).ok()
+    assert gql(query, token=viewer).ok()["movie"] == {
+        "title": "Inception",
+        "isFavorite": True,
+        "myRating": 5.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ me { username } movie(id: 155) { isFavorite } }",
+        "query { movie(id: 155) { ...F } } fragment F on Movie { isFavorite }",
+        "{ movie(id: 155) { isFavorite @include(if: true) } }",
+        "{ movie(id: 155) { title } }",  # nothing per viewer: executed as usual
+        "{ movie(id: 155) { nope isFavorite } }",
+    ],
+)
+def test_what_cannot_be_split_executes_as_usual(query: str) -> None:
+    from schema import viewer_fields
+    from schema.schema import schema
+
+    assert viewer_fields.split(schema._schema, query, None) is None
+
+
+def test_a_query_over_budget_is_refused_even_when_it_could_be_split(
+    gql: GraphQL, viewer: str, settings: Any
+) -> None:
+    settings.GRAPHQL_MAX_COST = 50
+    response = gql(
+        "{ trendingMovies(page: 1) { results { id title isFavorite } } popularMovies(page: 1) { results { id isFavorite } } }",
+        token=viewer,
+    )
+    assert response.codes == ["BAD_USER_INPUT"]

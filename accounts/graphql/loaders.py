@@ -7,20 +7,18 @@ size, and none for anonymous viewers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from accounts.models import Favorite, Rating, WatchlistEntry
+from accounts import services
 from schema.context import Info
 from schema.dataloader import DataLoader
 
 
-def _membership_loader(model: Any, user_id: int) -> Callable[[], DataLoader[int, bool]]:
+def _membership_loader(kind: str, user_id: int) -> Callable[[], DataLoader[int, bool]]:
     def factory() -> DataLoader[int, bool]:
         async def load(ids: list[int]) -> list[bool]:
-            query = model.objects.filter(user_id=user_id, movie_id__in=ids).values_list("movie_id", flat=True)
-            present = set(await sync_to_async(list)(query))
+            present = await sync_to_async(services.listed_among)(kind, user_id, ids)
             return [movie_id in present for movie_id in ids]
 
         return DataLoader(load_fn=load)
@@ -31,8 +29,7 @@ def _membership_loader(model: Any, user_id: int) -> Callable[[], DataLoader[int,
 def _rating_loader(user_id: int) -> Callable[[], DataLoader[int, float | None]]:
     def factory() -> DataLoader[int, float | None]:
         async def load(ids: list[int]) -> list[float | None]:
-            query = Rating.objects.filter(user_id=user_id, movie_id__in=ids).values_list("movie_id", "score")
-            scores = {movie_id: float(score) for movie_id, score in await sync_to_async(list)(query)}
+            scores = await sync_to_async(services.ratings_among)(user_id, ids)
             return [scores.get(movie_id) for movie_id in ids]
 
         return DataLoader(load_fn=load)
@@ -44,14 +41,16 @@ async def is_favorite(info: Info, movie_id: int) -> bool:
     user = info.context.user
     if user is None:
         return False
-    return await info.context.loader("viewer.favorite", _membership_loader(Favorite, user.pk)).load(movie_id)
+    return await info.context.loader("viewer.favorite", _membership_loader("favorite", user.pk)).load(
+        movie_id
+    )
 
 
 async def in_watchlist(info: Info, movie_id: int) -> bool:
     user = info.context.user
     if user is None:
         return False
-    loader = info.context.loader("viewer.watchlist", _membership_loader(WatchlistEntry, user.pk))
+    loader = info.context.loader("viewer.watchlist", _membership_loader("watchlist", user.pk))
     return await loader.load(movie_id)
 
 

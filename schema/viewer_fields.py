@@ -1,0 +1,204 @@
+"""Signed-in catalog queries: the viewer-independent answer, with the viewer's fields spliced in.
+
+A signed-in home page differs from the anonymous one only in its per-viewer
+leaves (``Movie.isFavorite``, ``inWatchlist``, ``myRating``), yet executing it
+costs graphql-core and strawberry hundreds of fields. When an operation reads
+only catalog roots and its per-viewer fields are plain leaves of Movie
+selections, ``split`` gives the same query without them (with the movie's id
+asked for under ``ID_ALIAS`` where the selection lacks a plain ``id``). The view
+answers that one as it answers an anonymous query (schema.response_cache keeps
+it, so it usually does not execute), reads the viewer's state of every movie in
+it with one query per kind, and ``splice`` rebuilds the original answer in the
+original field order: the same bytes as executing it (tests compare them).
+
+Anything else (fragments, directives, interfaces or unions on the way, ``me``,
+``recommendations``, a mutation, an invalid or too large document) is not
+split, and executes as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    NameNode,
+    OperationType,
+    SelectionSetNode,
+    get_named_type,
+    get_operation_ast,
+    parse,
+    print_ast,
+)
+
+MOVIE_TYPE = "Movie"
+# GraphQL field -> the kind of viewer state it reads (accounts.services.viewer_state).
+VIEWER_FIELDS = {"isFavorite": "favorite", "inWatchlist": "watchlist", "myRating": "rating"}
+VIEWER_ROOTS = frozenset({"me", "recommendations"})
+ID_ALIAS = "_viewerMovieId"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One response key of a selection: a plain value, a viewer field, or a nested selection."""
+
+    key: str
+    viewer: str | None = None
+    child: Level | None = None
+
+
+@dataclass(frozen=True)
+class Level:
+    """One selection set: its keys in order, and where its movie id is when it has viewer fields."""
+
+    fields: tuple[Field, ...]
+    id_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Split:
+    """The viewer-independent query, and how to rebuild the original answer from its answer."""
+
+    query: str
+    root: Level
+    kinds: frozenset[str]
+
+
+def _level(
+    selection_set: SelectionSetNode, parent: GraphQLObjectType, kinds: set[str]
+) -> tuple[Level, list[FieldNode]] | None:
+    fields: list[Field] = []
+    kept: list[FieldNode] = []
+    plain_id = viewer = False
+    for selection in selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return None
+        name = selection.name.value
+        key = selection.alias.value if selection.alias else name
+        if key == ID_ALIAS or any(field.key == key for field in fields):
+            return None  # merged duplicates are left to graphql-core
+        if name == "__typename":
+            fields.append(Field(key))
+            kept.append(selection)
+            continue
+        definition = parent.fields.get(name)
+        if definition is None:
+            return None
+        if parent.name == MOVIE_TYPE and name in VIEWER_FIELDS:
+            if selection.arguments or selection.selection_set:
+                return None
+            kinds.add(VIEWER_FIELDS[name])
+            fields.append(Field(key, viewer=VIEWER_FIELDS[name]))
+            viewer = True
+            continue
+        plain_id = plain_id or (name == "id" and selection.alias is None)
+        if selection.selection_set is None:
+            fields.append(Field(key))
+            kept.append(selection)
+            continue
+        inner = get_named_type(definition.type)
+        if not isinstance(inner, GraphQLObjectType):
+            return None
+        nested = _level(selection.selection_set, inner, kinds)
+        if nested is None:
+            return None
+        child, child_kept = nested
+        fields.append(Field(key, child=child))
+        kept.append(
+            FieldNode(
+                alias=selection.alias,
+                name=selection.name,
+                arguments=selection.arguments,
+                directives=(),
+                selection_set=SelectionSetNode(selections=tuple(child_kept)),
+            )
+        )
+    id_key = None
+    if viewer:
+        id_key = "id" if plain_id else ID_ALIAS
+        if not plain_id:
+            kept.append(
+                FieldNode(
+                    alias=NameNode(value=ID_ALIAS), name=NameNode(value="id"), arguments=(), directives=()
+                )
+            )
+    return Level(tuple(fields), id_key), kept
+
+
+@functools.lru_cache(maxsize=512)
+def split(schema: GraphQLSchema, query: str, operation_name: str | None) -> Split | None:
+    """The viewer-independent form of a query, or None when it must execute as it is."""
+    try:
+        document = parse(query, max_tokens=settings.GRAPHQL_MAX_TOKENS)
+    except GraphQLError:
+        return None
+    if len(document.definitions) != 1:
+        return None  # fragments, or operations to choose among: executed as usual
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.QUERY or operation.directives:
+        return None
+    if any(
+        isinstance(s, FieldNode) and s.name.value in VIEWER_ROOTS for s in operation.selection_set.selections
+    ):
+        return None
+    kinds: set[str] = set()
+    built = _level(operation.selection_set, schema.query_type, kinds)  # type: ignore[arg-type]
+    if built is None or not kinds:
+        return None
+    root, kept = built
+    if root.id_key is not None:
+        return None  # viewer fields on the root type: not a movie
+    stripped = operation.__class__(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=operation.variable_definitions,
+        directives=(),
+        selection_set=SelectionSetNode(selections=tuple(kept)),
+    )
+    return Split(print_ast(stripped), root, frozenset(kinds))
+
+
+def movie_ids(level: Level, data: Any) -> Iterator[int]:
+    """The ids of every movie of ``data`` whose selection has viewer fields."""
+    if isinstance(data, list):
+        for item in data:
+            yield from movie_ids(level, item)
+        return
+    if not isinstance(data, dict):
+        return
+    if level.id_key is not None and isinstance(data.get(level.id_key), int):
+        yield data[level.id_key]
+    for field in level.fields:
+        if field.child is not None:
+            yield from movie_ids(field.child, data.get(field.key))
+
+
+def _viewer_value(kind: str, state: dict[str, Any], movie_id: Any) -> Any:
+    if kind == "rating":
+        return state["rating"].get(movie_id)
+    return movie_id in state[kind]
+
+
+def splice(level: Level, data: Any, state: dict[str, Any]) -> Any:
+    """The original answer: ``data`` (the split query's) with the viewer's fields, in the original order."""
+    if isinstance(data, list):
+        return [splice(level, item, state) for item in data]
+    if not isinstance(data, dict):
+        return data
+    movie_id = data.get(level.id_key) if level.id_key is not None else None
+    out: dict[str, Any] = {}
+    for field in level.fields:
+        if field.viewer is not None:
+            out[field.key] = _viewer_value(field.viewer, state, movie_id)
+        elif field.child is not None:
+            out[field.key] = splice(field.child, data[field.key], state)
+        else:
+            out[field.key] = data[field.key]
+    return out
