@@ -701,3 +701,19 @@ def test_a_query_over_budget_is_refused_even_when_it_could_be_split(
         token=viewer,
     )
     assert response.codes == ["BAD_USER_INPUT"]
+
+
+def test_aliases_of_viewer_fields_count_against_the_alias_limit_as_when_executed(
+    gql: GraphQL, viewer: str
+) -> None:
+    from django.conf import settings
+
+    many = " ".join(f"f{n}: isFavorite" for n in range(settings.GRAPHQL_MAX_ALIASES + 1))
+    query = f"{{ movie(id: 155) {{ id {many} }} }}"
+    anonymous = gql(query)
+    assert anonymous.codes == ["BAD_USER_INPUT"]
+    signed_in = gql(query, token=viewer)
+    assert (signed_in.codes, signed_in.errors[0]["message"]) == (
+        anonymous.codes,
+        anonymous.errors[0]["message"],
+    )
