@@ -66,7 +66,8 @@ def replay_key(scope: Scope, body: bytes) -> str | None:
         scope["method"].encode(),
         scope["path"].encode(),
         scope.get("query_string", b""),
-        *sorted(headers),
+        # By name only: a repeated header keeps its order, which Django joins and reads in.
+        *sorted(headers, key=lambda line: line.partition(b":")[0]),
     ):
         digest.update(part + b"\n")
     digest.update(body)

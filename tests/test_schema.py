@@ -717,3 +717,22 @@ def test_aliases_of_viewer_fields_count_against_the_alias_limit_as_when_executed
         anonymous.codes,
         anonymous.errors[0]["message"],
     )
+
+
+def test_repeated_headers_in_another_order_are_another_replay(
+    transactional_db: None, local_catalog: None
+) -> None:
+    """Django joins a repeated header in the order sent, and the first of equal preferences wins."""
+    import asyncio
+
+    from backend.asgi import application
+
+    body = b'{"query": "{ genres { name } }"}'
+    accepts = [(b"accept", b"application/graphql-response+json"), (b"accept", b"application/json")]
+    base = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    first = asyncio.run(asgi_call(application, "POST", "/graphql", body, [*base, *accepts]))
+    second = asyncio.run(asgi_call(application, "POST", "/graphql", body, [*base, *reversed(accepts)]))
+    assert (first[1]["content-type"], second[1]["content-type"]) == (
+        "application/graphql-response+json",
+        "application/json",
+    )
