@@ -9,7 +9,7 @@ requests that follow, until that answer expires: the same lifetime, and
 identical bodies and headers but for a fresh ``X-Request-ID`` (the client's,
 when it sent a safe one). The access log line is written as usual.
 
-Byte-identical means: method, path, query string, body, and every request
+Byte-identical means: method, scheme, path, query string, body, and every request
 header the stack could read (Accept, Accept-Language, Accept-Encoding,
 Origin, If-None-Match, Host, ...) except the few that change no answer
 (``IGNORED``), so the replay key is finer than the answer's key (a different
@@ -64,6 +64,8 @@ def replay_key(scope: Scope, body: bytes) -> str | None:
     digest = hashlib.sha256()
     for part in (
         scope["method"].encode(),
+        # HTTPS or not changes the security headers (HSTS) and whether the answer is a redirect.
+        scope.get("scheme", "http").encode(),
         scope["path"].encode(),
         scope.get("query_string", b""),
         # By name only: a repeated header keeps its order, which Django joins and reads in.

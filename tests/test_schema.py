@@ -736,3 +736,23 @@ def test_repeated_headers_in_another_order_are_another_replay(
         "application/graphql-response+json",
         "application/json",
     )
+
+
+def test_a_request_over_another_scheme_is_another_replay(
+    settings: Any, transactional_db: None, local_catalog: None
+) -> None:
+    """HTTPS-only settings redirect plain HTTP and send HSTS over HTTPS: an answer kept for one is not the other's."""
+    import asyncio
+
+    from backend.graphql_handler import GraphQLHandler
+    from schema.replay import ReplayMiddleware
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    application = ReplayMiddleware(GraphQLHandler())  # its middleware read the settings above
+    body = b'{"query": "{ genres { name } }"}'
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    status, named, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, headers, scheme="https"))
+    assert (status, named["strict-transport-security"]) == (200, "max-age=3600")
+    status, named, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))
+    assert (status, named["location"]) == (301, "https://127.0.0.1/graphql")
