@@ -72,7 +72,9 @@ async def authenticate_request(request: HttpRequest) -> tuple[User | None, Domai
     entry = await user_cache.read(int(user_id)) if user_id.isdigit() else None
     version = token.get(VERSION_CLAIM, 0)
     if entry is not None and entry[user_cache.VERSION] == version:
-        return user_cache.user_from(entry), None
+        cached = user_cache.user_from(entry)
+        if cached is not None:
+            return cached, None
     if entry is not None and entry[user_cache.VERSION] > version:
         return None, NotAuthenticated(REVOKED)
     # No entry, or a token newer than it: the database decides (and refills the entry).

@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
@@ -79,14 +80,18 @@ def snapshot(user: User) -> dict[str, Any]:
     return {"fields": values, VERSION: user.token_version}
 
 
-def user_from(entry: dict[str, Any]) -> User:
-    """The user of an entry, as if loaded with the password deferred."""
+def user_from(entry: dict[str, Any]) -> User | None:
+    """The user of an entry, as if loaded with the password deferred; None when another release,
+    with other columns, wrote it (a rolling deploy): the database answers instead."""
     values = entry["fields"]
-    return User.from_db(
-        "default",
-        [field.attname for field in FIELDS],
-        [field.to_python(values[field.attname]) for field in FIELDS],
-    )
+    try:
+        return User.from_db(
+            "default",
+            [field.attname for field in FIELDS],
+            [field.to_python(values[field.attname]) for field in FIELDS],
+        )
+    except (KeyError, TypeError, ValueError, ValidationError):
+        return None
 
 
 def store(user: User) -> None:
@@ -110,7 +115,9 @@ async def read(user_id: int) -> dict[str, Any] | None:
         entry = json.loads(raw)
     except ValueError:
         return None
-    return entry if isinstance(entry, dict) and "fields" in entry else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("fields"), dict):
+        return None
+    return entry if isinstance(entry.get(VERSION), int) else None
 
 
 def forget(user_id: int) -> None:

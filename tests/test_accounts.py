@@ -840,3 +840,18 @@ def test_a_lookup_that_read_the_row_before_a_change_cannot_keep_it_in_the_cache(
         fresh.save()
     user_cache.store(stale)  # ... and that request's write of the entry, just after both drops
     assert gql(ME, token=alice["token"]).codes == ["UNAUTHENTICATED"]
+
+
+def test_an_entry_of_another_shape_of_the_row_is_a_miss_not_an_error(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    from django.core.cache import cache
+
+    from accounts import user_cache
+
+    user = User.objects.get(username="alice")
+    entry = user_cache.snapshot(user)
+    del entry["fields"]["first_name"]  # as a release before a new column wrote it, during a rolling deploy
+    cache.set(user_cache.key(user.pk), entry, user_cache.TTL)
+    me, queries = _user_queries(gql, alice["token"])
+    assert (me["firstName"], queries) == ("Alice", 1)
