@@ -37,8 +37,9 @@ from accounts.models import User
 logger = logging.getLogger(__name__)
 
 TTL = 300
-# Seconds after a change during which no entry is written: longer than any lookup's read-then-write.
-SETTLE = 30
+# Seconds after a change during which no entry is written: longer than a lookup's read (the
+# statement timeout, 5 s by default) and its write; short, as the user's requests ask the database meanwhile.
+SETTLE = 10
 CHANGED = "changed"
 # The row as the request needs it; the password hash stays in the database (the password
 # checks of changePassword and deleteAccount read it there, as a deferred field).
