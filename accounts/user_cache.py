@@ -45,6 +45,10 @@ CHANGED = "changed"
 # checks of changePassword and deleteAccount read it there, as a deferred field).
 FIELDS = [field for field in User._meta.concrete_fields if field.attname != "password"]
 VERSION = "v"
+# Connections per event loop (one GET takes a fraction of a millisecond), and how long a
+# request waits for a free one before asking the database instead.
+POOL_SIZE = 8
+POOL_WAIT_SECONDS = 2.0
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
@@ -63,11 +67,15 @@ def _client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(
+        # A few connections, waited for: a burst of requests opening one each timed out connecting.
+        pool = aioredis.BlockingConnectionPool.from_url(
             settings.REDIS_URL,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_SECONDS,
             socket_timeout=settings.CACHES["default"]["OPTIONS"]["SOCKET_TIMEOUT"],
             socket_connect_timeout=settings.CACHES["default"]["OPTIONS"]["SOCKET_CONNECT_TIMEOUT"],
         )
+        client = aioredis.Redis(connection_pool=pool)
         _clients[loop] = client
     return client
 

@@ -14,6 +14,7 @@ latency. Every scenario's first answer is checked (HTTP 200, no GraphQL
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -183,6 +184,7 @@ def scenarios(ids: list[int], connections: int) -> list[Scenario]:
             connections,
         ),
         Scenario("Home page, anonymous (replayed)", [body(HOME_QUERY)], False, home, connections),
+        Scenario("Home page, signed in, 50 connections", [body(HOME_QUERY)], True, home, 50),
     ]
 
 
@@ -237,6 +239,39 @@ def measure(variant: Variant, scenario: Scenario, token: str, seconds: float, ro
     row.sample_error = row.sample_error or result.sample_error
     for pid, cpu in after.items():
         row.worker_cpu[pid] = row.worker_cpu.get(pid, 0.0) + cpu - before.get(pid, 0.0)
+
+
+BURST = 100
+BURSTS = 3
+
+
+def burst(variant: Variant, payload: bytes, token: str) -> tuple[float, int, float]:
+    """``BURSTS`` times ``BURST`` requests sent at once on as many fresh connections: the median p50
+    (ms), the failures, and the server CPU per request (ms)."""
+    from bench.loadgen import run_load
+
+    server = variant.server
+    assert server is not None
+    p50s, failures, cpu, requests = [], 0, 0.0, 0
+    for _ in range(BURSTS):
+        before = server.worker_cpu()
+        result = asyncio.run(
+            run_load(
+                HOST,
+                server.port,
+                lambda _: ("/graphql", payload),
+                concurrency=BURST,
+                max_requests=BURST,
+                headers={"Authorization": f"JWT {token}"},
+            )
+        )
+        after = server.worker_cpu()
+        cpu += sum(after.values()) - sum(before.values())
+        requests += result.requests
+        p50s.append(result.latency_ms(50))
+        failures += result.errors
+        time.sleep(1)
+    return sorted(p50s)[len(p50s) // 2], failures, cpu / requests * 1000 if requests else float("nan")
 
 
 def table(scenario_list: list[Scenario], variants: list[Variant], rows: dict[tuple[str, str], Row]) -> str:
@@ -352,7 +387,16 @@ def main(argv: list[str] | None = None) -> int:
                             f"{row.cpu_ms:.2f} ms CPU/req so far",
                             file=sys.stderr,
                         )
-            log_errors = [line for v in variants if v.server for line in v.server.error_lines()]
+            bursts = {
+                variant.label: burst(variant, body(HOME_QUERY), token)
+                for variant in variants
+                if not args.only or "burst" in args.only
+            }
+            log_errors = [
+                f"{v.label}: {line}" for v in variants if v.server for line in v.server.error_lines()
+            ]
+            for line in log_errors[:10]:
+                print(f"server error: {line[:120]} ... {line[-400:]}", file=sys.stderr)
         except (SetupError, OSError, RuntimeError) as error:
             print(f"bench failed: {error}", file=sys.stderr)
             for variant in variants:
@@ -378,6 +422,16 @@ def main(argv: list[str] | None = None) -> int:
             "errors = non-200, GraphQL `errors` and socket errors.",
             "",
             table(scenario_list, variants, rows),
+            "",
+            f"Bursts: {BURST} signed-in home-page requests sent at once on {BURST} fresh connections to a warm "
+            f"server, {BURSTS} times (median p50; failures over all; server CPU per request):",
+            "",
+            "| Code | p50 ms | Failures | Server CPU ms/req |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {label} | {p50:.0f} | {fails} | {cpu:.2f} |"
+                for label, (p50, fails, cpu) in bursts.items()
+            ),
             "",
             f"Server log lines at ERROR level or with a traceback: {len(log_errors)}. "
             f"The run took {time.monotonic() - started:.0f} s.",

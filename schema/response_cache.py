@@ -5,7 +5,10 @@ are false/null without a user), so the same request body gets the same
 answer. Keeping it for a couple of seconds lets a busy process answer the
 home page without executing it again; it adds those seconds to the catalog's
 own process-local staleness. Requests with an Authorization header,
-mutations, and answers with errors are never kept. Requests are keyed by
+mutations, and answers with errors are never kept; a signed-in catalog query
+keeps and reuses the answer to its viewer-independent form, an anonymous query
+(schema.viewer_fields). schema.replay keeps the whole HTTP responses of kept
+answers for as long as the answers. Requests are keyed by
 what they ask, not by their bytes: a persisted query's hash, its GET form
 and a POST with the query text all find the same kept answer.
 """

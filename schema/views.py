@@ -2,18 +2,22 @@
 
 One request, in order: GraphiQL for a browser's bare GET; the request read
 (schema.http) and its persisted query resolved (schema.persisted_queries);
-a mutation over GET refused; an anonymous query answered from a few seconds'
+a mutation over GET refused; a signed-in catalog query answered from its
+viewer-independent answer with the viewer's fields spliced in
+(schema.viewer_fields); an anonymous query answered from a few seconds'
 memory (schema.response_cache) or executed; then the answer's status, media
 type and caching headers. Every request error is a coded JSON body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 import math
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -33,6 +37,7 @@ from schema.context import Context
 from schema.errors import INTERNAL_SERVER_ERROR, coded
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ALLOWED_OPERATIONS = {
     "GET": {StrawberryOperationType.QUERY},
@@ -54,6 +59,24 @@ def _retry_after(body: GraphQLHTTPResponse) -> int | None:
     ]
     numbers = [wait for wait in waits if isinstance(wait, int | float)]
     return max(math.ceil(wait) for wait in numbers) if numbers else None
+
+
+_in_flight: dict[str, asyncio.Task[Any]] = {}
+
+
+async def _shared(key: str, make: Callable[[], Awaitable[T]]) -> T:
+    """``make()``'s result, computed once for every caller asking for ``key`` meanwhile (per event loop)."""
+    task = _in_flight.get(key)
+    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+        task = asyncio.ensure_future(make())
+        _in_flight[key] = task
+
+        def forget(done: asyncio.Task[Any]) -> None:
+            if _in_flight.get(key) is done:
+                del _in_flight[key]
+
+        task.add_done_callback(forget)
+    return await asyncio.shield(task)  # type: ignore[no-any-return]
 
 
 class GraphQLView(AsyncGraphQLView[Context, None]):
@@ -143,11 +166,21 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
         kept = response_cache.get(key) if key is not None else None
         if kept is None:
             anonymous = Context(request=request, response=context.response)
-            kept, executed = await self._execute(request, media_type, plan.query, graphql_request, anonymous)
-            if not executed or kept.has_errors or kept.status != 200:
+
+            async def execute() -> http.Answer | None:
+                answer, executed = await self._execute(
+                    request, media_type, plan.query, graphql_request, anonymous
+                )
+                if not executed or answer.has_errors or answer.status != 200:
+                    return None
+                if key is not None:
+                    response_cache.put(key, answer)
+                return answer
+
+            # A burst of signed-in home pages after the kept answer expired executes it once.
+            kept = await _shared(key, execute) if key is not None else await execute()
+            if kept is None:
                 return None
-            if key is not None:
-                response_cache.put(key, kept)
         body = json.loads(kept.body)
         if set(body) != {"data"}:
             return None

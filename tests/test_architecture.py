@@ -12,9 +12,9 @@ from importlinter.cli import lint_imports
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("backend", "schema", "movies", "accounts")
 # Modules that may import strawberry and the schema: the GraphQL layer, and the
-# URL map that routes /graphql to it.
+# URL map and the ASGI entry point that route /graphql to it.
 GRAPHQL_LAYER = ("schema", "movies.graphql", "accounts.graphql")
-COMPOSITION_ROOTS = ("backend.urls",)
+COMPOSITION_ROOTS = ("backend.urls", "backend.asgi")
 GRAPHQL_LIBRARIES = ("strawberry", "strawberry_django", "graphql")
 
 

@@ -756,3 +756,44 @@ def test_a_request_over_another_scheme_is_another_replay(
     assert (status, named["strict-transport-security"]) == (200, "max-age=3600")
     status, named, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))
     assert (status, named["location"]) == (301, "https://127.0.0.1/graphql")
+
+
+def test_a_burst_of_signed_in_home_pages_executes_the_shared_part_once(
+    viewer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from django.test import AsyncClient
+
+    from schema.views import GraphQLView
+
+    executions = []
+    original = GraphQLView._execute
+
+    async def counting(self: Any, *args: Any) -> Any:
+        executions.append(args[2])
+        await asyncio.sleep(0.05)  # still running when the other requests arrive
+        return await original(self, *args)
+
+    monkeypatch.setattr(GraphQLView, "_execute", counting)
+    client = AsyncClient()
+    query = SPLICED[0][0]
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(
+            *(
+                client.post(
+                    "/graphql",
+                    data=json.dumps({"query": query}),
+                    content_type="application/json",
+                    headers={"Authorization": f"JWT {viewer}"},
+                )
+                for _ in range(5)
+            )
+        )
+
+    responses = async_to_sync(burst)()
+    assert [r.status_code for r in responses] == [200] * 5
+    assert len({r.content for r in responses}) == 1
+    assert len(executions) == 1
+    assert "isFavorite" not in executions[0]
