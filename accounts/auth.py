@@ -38,8 +38,12 @@ def _token_from(request: HttpRequest) -> str | None:
 REVOKED = "The access token was revoked; sign in again."
 
 
-def _user_for(token: AccessToken) -> tuple[User | None, DomainError | None]:
+def _user_for(token: AccessToken, outdated_entry: bool = False) -> tuple[User | None, DomainError | None]:
     user_id = token.get(api_settings.USER_ID_CLAIM)
+    if outdated_entry:
+        # A token newer than the entry: the change that issued it was never dropped from the
+        # cache (Redis unreachable then), so older tokens would still pass. Retire the entry.
+        user_cache.forget(int(user_id))
     try:
         user = User.objects.filter(pk=user_id, is_active=True).first()
     except DatabaseError:
@@ -72,8 +76,10 @@ async def authenticate_request(request: HttpRequest) -> tuple[User | None, Domai
     entry = await user_cache.read(int(user_id)) if user_id.isdigit() else None
     version = token.get(VERSION_CLAIM, 0)
     if entry is not None and entry[user_cache.VERSION] == version:
-        return user_cache.user_from(entry), None
+        cached = user_cache.user_from(entry)
+        if cached is not None:
+            return cached, None
     if entry is not None and entry[user_cache.VERSION] > version:
         return None, NotAuthenticated(REVOKED)
     # No entry, or a token newer than it: the database decides (and refills the entry).
-    return await sync_to_async(_user_for)(token)
+    return await sync_to_async(_user_for)(token, outdated_entry=entry is not None)

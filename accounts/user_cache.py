@@ -11,10 +11,10 @@ Entries are dropped whenever the row changes: every ``save`` or ``delete`` of a
 user (password change, profile update, deactivation, the admin) and
 ``tokens.revoke_all`` (logout-everywhere, refresh-token theft), which bumps
 the version with an UPDATE that sends no signal. Dropped now and again at
-commit, so a request that read the row just before the commit cannot leave the
-old version behind past the commit. A lookup that read the row before a
-revocation and writes the entry after both drops (a window of one database
-read) keeps the old version for at most ``TTL`` seconds.
+commit, each time by a marker kept ``SETTLE`` seconds in the entry's place, and
+an entry is only written where there is none: a lookup that read the row
+before the change cannot write its old version (or activity) back after the
+drops, unless it stalls ``SETTLE`` seconds between its read and its write.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
@@ -36,6 +37,10 @@ from accounts.models import User
 logger = logging.getLogger(__name__)
 
 TTL = 300
+# Seconds after a change during which no entry is written: longer than a lookup's read (the
+# statement timeout, 5 s by default) and its write; short, as the user's requests ask the database meanwhile.
+SETTLE = 10
+CHANGED = "changed"
 # The row as the request needs it; the password hash stays in the database (the password
 # checks of changePassword and deleteAccount read it there, as a deferred field).
 FIELDS = [field for field in User._meta.concrete_fields if field.attname != "password"]
@@ -84,20 +89,24 @@ def snapshot(user: User) -> dict[str, Any]:
     return {"fields": values, VERSION: user.token_version}
 
 
-def user_from(entry: dict[str, Any]) -> User:
-    """The user of an entry, as if loaded with the password deferred."""
+def user_from(entry: dict[str, Any]) -> User | None:
+    """The user of an entry, as if loaded with the password deferred; None when another release,
+    with other columns, wrote it (a rolling deploy): the database answers instead."""
     values = entry["fields"]
-    return User.from_db(
-        "default",
-        [field.attname for field in FIELDS],
-        [field.to_python(values[field.attname]) for field in FIELDS],
-    )
+    try:
+        return User.from_db(
+            "default",
+            [field.attname for field in FIELDS],
+            [field.to_python(values[field.attname]) for field in FIELDS],
+        )
+    except (KeyError, TypeError, ValueError, ValidationError):
+        return None
 
 
 def store(user: User) -> None:
-    """Keeps ``user``'s entry (sync: called where the row was just read, in a thread)."""
+    """Keeps ``user``'s entry unless one, or a change's marker, is there (sync: called where the row was just read)."""
     if enabled():
-        cache.set(key(user.pk), snapshot(user), TTL)
+        cache.add(key(user.pk), snapshot(user), TTL)
 
 
 async def read(user_id: int) -> dict[str, Any] | None:
@@ -115,12 +124,14 @@ async def read(user_id: int) -> dict[str, Any] | None:
         entry = json.loads(raw)
     except ValueError:
         return None
-    return entry if isinstance(entry, dict) and "fields" in entry else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("fields"), dict):
+        return None
+    return entry if isinstance(entry.get(VERSION), int) else None
 
 
 def forget(user_id: int) -> None:
-    """Drops the user's entry now and again when the surrounding transaction commits."""
+    """Drops the user's entry now and again when the surrounding transaction commits (``SETTLE``'s marker)."""
     if not enabled():
         return
-    cache.delete(key(user_id))
-    transaction.on_commit(lambda: cache.delete(key(user_id)))
+    cache.set(key(user_id), CHANGED, SETTLE)
+    transaction.on_commit(lambda: cache.set(key(user_id), CHANGED, SETTLE))

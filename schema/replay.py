@@ -9,7 +9,7 @@ requests that follow, until that answer expires: the same lifetime, and
 identical bodies and headers but for a fresh ``X-Request-ID`` (the client's,
 when it sent a safe one). The access log line is written as usual.
 
-Byte-identical means: method, path, query string, body, and every request
+Byte-identical means: method, scheme, path, query string, body, and every request
 header the stack could read (Accept, Accept-Language, Accept-Encoding,
 Origin, If-None-Match, Host, ...) except the few that change no answer
 (``IGNORED``), so the replay key is finer than the answer's key (a different
@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 
 from backend.keepalive import ASGIApp, Message, Receive, Scope, Send
+from backend.logging import request_id_var
 from backend.middleware import log_access, request_id_for
 from schema import response_cache
 
@@ -63,13 +64,30 @@ def replay_key(scope: Scope, body: bytes) -> str | None:
     digest = hashlib.sha256()
     for part in (
         scope["method"].encode(),
+        # HTTPS or not changes the security headers (HSTS) and whether the answer is a redirect.
+        scope.get("scheme", "http").encode(),
         scope["path"].encode(),
         scope.get("query_string", b""),
-        *sorted(headers),
+        # By name only: a repeated header keeps its order, which Django joins and reads in.
+        *sorted(headers, key=lambda line: line.partition(b":")[0]),
     ):
         digest.update(part + b"\n")
     digest.update(body)
     return digest.hexdigest()
+
+
+def _resumed(head: bytes, receive: Receive, more_body: bool = True) -> Receive:
+    """``receive`` with the body's ``head``, already read, sent again first (all of it: ``more_body`` false)."""
+    delivered = False
+
+    async def resumed_receive() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return {"type": "http.request", "body": head, "more_body": more_body}
+
+    return resumed_receive
 
 
 class ReplayMiddleware:
@@ -84,40 +102,42 @@ class ReplayMiddleware:
             return
         started = time.perf_counter()
         chunks: list[bytes] = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
             if not message.get("more_body"):
                 break
+            if size > MAX_BODY:
+                # Never replayed, so never held here: Django reads the rest (spooled to disk).
+                await self.app(scope, _resumed(b"".join(chunks), receive), send)
+                return
         body = b"".join(chunks)
         key = replay_key(scope, body)
         kept = response_cache.get_replay(key) if key is not None else None
         if kept is not None:
-            await self._send(kept, scope, send)
-            log_access(scope["method"], scope["path"], kept.status, started)
+            sent = next((v for n, v in scope["headers"] if n.lower() == b"x-request-id"), b"")
+            # The access line carries the id the client gets, as RequestLogMiddleware's does.
+            request_id = request_id_var.set(request_id_for(sent.decode("latin-1")))
+            try:
+                await self._send(kept, request_id_var.get().encode(), send)
+                log_access(scope["method"], scope["path"], kept.status, started)
+            finally:
+                request_id_var.reset(request_id)
             return
         await self._record(scope, body, receive, send, key)
 
     @staticmethod
-    async def _send(kept: Response, scope: Scope, send: Send) -> None:
-        sent = next((v for n, v in scope["headers"] if n.lower() == b"x-request-id"), b"")
-        request_id = request_id_for(sent.decode("latin-1")).encode()
+    async def _send(kept: Response, request_id: bytes, send: Send) -> None:
         headers = [(n, request_id if n.lower() == b"x-request-id" else v) for n, v in kept.headers]
         await send({"type": "http.response.start", "status": kept.status, "headers": headers})
         await send({"type": "http.response.body", "body": kept.body, "more_body": False})
 
     async def _record(self, scope: Scope, body: bytes, receive: Receive, send: Send, key: str | None) -> None:
-        delivered = False
-
-        async def replay_receive() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+        replay_receive = _resumed(body, receive, more_body=False)
         if key is None:
             await self.app(scope, replay_receive, send)
             return

@@ -132,6 +132,16 @@ def _level(
     return Level(tuple(fields), id_key), kept
 
 
+def _aliases(selection_set: SelectionSetNode | None) -> int:
+    if selection_set is None:
+        return 0
+    return sum(
+        (selection.alias is not None) + _aliases(selection.selection_set)
+        for selection in selection_set.selections
+        if isinstance(selection, FieldNode)
+    )
+
+
 @functools.lru_cache(maxsize=512)
 def split(schema: GraphQLSchema, query: str, operation_name: str | None) -> Split | None:
     """The viewer-independent form of a query, or None when it must execute as it is."""
@@ -148,6 +158,8 @@ def split(schema: GraphQLSchema, query: str, operation_name: str | None) -> Spli
         isinstance(s, FieldNode) and s.name.value in VIEWER_ROOTS for s in operation.selection_set.selections
     ):
         return None
+    if _aliases(operation.selection_set) > settings.GRAPHQL_MAX_ALIASES:
+        return None  # the stripped query would hide the viewer fields' aliases from the limit
     kinds: set[str] = set()
     built = _level(operation.selection_set, schema.query_type, kinds)  # type: ignore[arg-type]
     if built is None or not kinds:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from graphql import OperationType
 from strawberry.django.views import AsyncGraphQLView, TemporalHttpResponse
@@ -185,7 +186,10 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
             return None
         ids = sorted(set(viewer_fields.movie_ids(plan.root, body["data"])))
         if ids:
-            state = await sync_to_async(services.viewer_state)(context.user.pk, ids, set(plan.kinds))
+            try:
+                state = await sync_to_async(services.viewer_state)(context.user.pk, ids, set(plan.kinds))
+            except DatabaseError:
+                return None  # executed as usual: the viewer's fields fail with their own coded errors
         else:
             state = {kind: {} if kind == "rating" else set() for kind in plan.kinds}
         data = viewer_fields.splice(plan.root, body["data"], state)

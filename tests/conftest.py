@@ -177,6 +177,7 @@ async def asgi_call(
     path: str,
     body: bytes = b"",
     headers: list[tuple[bytes, bytes]] | None = None,
+    scheme: str = "http",
 ) -> tuple[int, dict[str, str], bytes]:
     """One request through a raw ASGI application: status, headers (names lower-cased), body."""
     from asgiref.testing import ApplicationCommunicator
@@ -186,7 +187,7 @@ async def asgi_call(
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": method,
-        "scheme": "http",
+        "scheme": scheme,
         "path": path.partition("?")[0],
         "raw_path": path.encode(),
         "query_string": path.partition("?")[2].encode(),

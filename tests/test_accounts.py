@@ -757,6 +757,15 @@ def test_concurrent_adds_and_removes_of_one_entry_never_fail(transactional_db: N
 # --- the token's user from the shared cache ------------------------------------------------------
 
 
+def _settled(user: dict[str, Any]) -> None:
+    """As ``SETTLE`` seconds after the user's last change: its marker gone, an entry may be written."""
+    from django.core.cache import cache
+
+    from accounts import user_cache
+
+    cache.delete(user_cache.key(int(user["user"]["id"])))
+
+
 def _user_queries(gql: GraphQL, token: str) -> tuple[dict[str, Any], int]:
     with CaptureQueriesContext(connection) as captured:
         me = gql(ME, token=token).ok()["me"]
@@ -781,6 +790,7 @@ def test_a_signed_in_request_reads_its_user_from_the_shared_cache(
 def test_a_revoked_token_is_refused_at_once_with_the_cache_warm(
     gql: GraphQL, alice: dict[str, Any], redis_cache: None
 ) -> None:
+    _settled(alice)
     token = alice["token"]
     _user_queries(gql, token)  # the entry is in the cache
     # Refresh-token reuse revokes every session (an UPDATE of the version, no post_save).
@@ -794,6 +804,7 @@ def test_a_revoked_token_is_refused_at_once_with_the_cache_warm(
 def test_a_deactivated_or_renamed_user_is_seen_at_once_with_the_cache_warm(
     gql: GraphQL, alice: dict[str, Any], redis_cache: None
 ) -> None:
+    _settled(alice)
     token = alice["token"]
     assert _user_queries(gql, token)[0]["firstName"] == "Alice"
     gql('mutation { updateProfile(input: {firstName: "Ada"}) { firstName } }', token=token).ok()
@@ -824,9 +835,61 @@ def test_an_entry_newer_than_the_token_refuses_it_without_the_database(
 def test_password_checks_still_read_the_hash_from_the_database(
     gql: GraphQL, alice: dict[str, Any], redis_cache: None
 ) -> None:
+    _settled(alice)
     token = alice["token"]
     _user_queries(gql, token)  # the entry (without the hash) is in the cache
     query = "mutation($p: String!) { deleteAccount(password: $p) }"
     assert gql(query, {"p": "wrong-password-1"}, token=token).codes == ["BAD_USER_INPUT"]
     assert gql(query, {"p": PASSWORD}, token=token).ok() == {"deleteAccount": True}
     assert gql(ME, token=token).codes == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize("change", ["revoke_all", "deactivate"])
+def test_a_lookup_that_read_the_row_before_a_change_cannot_keep_it_in_the_cache(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None, change: str
+) -> None:
+    from accounts import tokens, user_cache
+
+    _settled(alice)
+    assert _user_queries(gql, alice["token"])[1] == 1  # the entry is written
+    stale = User.objects.get(username="alice")  # a request's database read, just before the change
+    if change == "revoke_all":
+        tokens.revoke_all(stale.pk)
+    else:
+        fresh = User.objects.get(pk=stale.pk)
+        fresh.is_active = False
+        fresh.save()
+    user_cache.store(stale)  # ... and that request's write of the entry, just after both drops
+    assert gql(ME, token=alice["token"]).codes == ["UNAUTHENTICATED"]
+
+
+def test_an_entry_of_another_shape_of_the_row_is_a_miss_not_an_error(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    from django.core.cache import cache
+
+    from accounts import user_cache
+
+    user = User.objects.get(username="alice")
+    entry = user_cache.snapshot(user)
+    del entry["fields"]["first_name"]  # as a release before a new column wrote it, during a rolling deploy
+    cache.set(user_cache.key(user.pk), entry, user_cache.TTL)
+    me, queries = _user_queries(gql, alice["token"])
+    assert (me["firstName"], queries) == ("Alice", 1)
+
+
+def test_a_token_newer_than_its_entry_retires_the_entry_whose_drop_was_lost(
+    gql: GraphQL, alice: dict[str, Any], redis_cache: None
+) -> None:
+    from django.db.models import F
+
+    from accounts import tokens
+
+    _settled(alice)
+    old = alice["token"]
+    assert _user_queries(gql, old)[1] == 1  # the entry is written
+    # A revocation whose drop did not reach Redis (unreachable then): the entry keeps the old version.
+    User.objects.filter(username="alice").update(token_version=F("token_version") + 1)
+    new = tokens.issue(User.objects.get(username="alice")).token
+    assert gql(ME, token=new).ok()["me"]["username"] == "alice"
+    assert gql(ME, token=old).codes == ["UNAUTHENTICATED"]

@@ -528,6 +528,29 @@ def test_a_dead_database_fails_fast_with_a_code_and_the_first_request_after_it_i
     assert client.get("/readyz").status_code == 200
 
 
+def test_a_signed_in_catalog_read_with_the_database_down_is_a_coded_field_error_not_a_500(
+    gql: GraphQL, via_proxy: Any, redis_cache: None
+) -> None:
+    """Its user from Redis and its catalog answer from memory: only the viewer's lists need the database."""
+    from django.core.cache import cache
+    from django.db import connections
+
+    from accounts import tokens, user_cache
+    from accounts.models import User
+
+    user = User.objects.create_user("outage", "outage@example.com", "a-long-passphrase")
+    cache.delete(user_cache.key(user.pk))  # as SETTLE seconds after the user's creation
+    token = tokens.issue(user).token
+    query = "{ movie(id: 155) { title isFavorite } }"
+    assert gql(query, token=token).ok()["movie"] == {"title": "The Dark Knight", "isFavorite": False}
+    connections.close_all()
+    via_proxy.stop()
+    response = gql(query, token=token)
+    assert response.status == 200
+    assert response.codes == ["INTERNAL_SERVER_ERROR"]
+    assert "briefly unavailable" in response.errors[0]["message"]
+
+
 def test_every_connection_bounds_its_statements_and_lock_waits(postgres: None) -> None:
     from django.db import connection
 
@@ -695,11 +718,14 @@ def test_a_signed_in_request_makes_no_thread_hop_once_its_user_is_cached(
     monkeypatch: pytest.MonkeyPatch, transactional_db: None, redis_cache: None
 ) -> None:
     """The first request reads the token's user from the database (one hop); the next ones from Redis."""
-    from accounts import tokens
+    from django.core.cache import cache
+
+    from accounts import tokens, user_cache
     from accounts.models import User
     from backend.asgi import application
 
     user = User.objects.create_user("hops", "hops@example.com", "a-long-passphrase")
+    cache.delete(user_cache.key(user.pk))  # as SETTLE seconds after the user's creation
     headers = [*JSON_POST, (b"authorization", f"JWT {tokens.issue(user).token}".encode())]
     me = ("POST", "/graphql", b'{"query": "{ me { username } }"}', headers)
     hops = HopCounter(monkeypatch)

@@ -530,6 +530,66 @@ def test_another_accept_language_or_origin_is_another_replay(
     assert "access-control-allow-origin" not in plain
 
 
+def test_a_body_too_large_to_replay_streams_on_without_being_held_in_memory() -> None:
+    """A body past ``MAX_BODY`` is never replayed: it reaches Django as it arrives (which spools it to disk)."""
+    import asyncio
+
+    from schema.replay import MAX_BODY, ReplayMiddleware
+
+    chunk = b"x" * 16384
+    total = 4 * MAX_BODY // len(chunk)
+    sent = 0
+    first_seen_after: list[int] = []
+    received: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        sent += 1
+        return {"type": "http.request", "body": chunk, "more_body": sent < total}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            first_seen_after.append(sent)
+            received.append(message["body"])
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 413, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "query_string": b"", "headers": []}
+    asyncio.run(ReplayMiddleware(app)(scope, receive, send))
+    assert b"".join(received) == chunk * total
+    assert first_seen_after[0] * len(chunk) <= MAX_BODY + len(chunk)
+
+
+def test_a_replayed_answer_logs_its_access_line_with_the_request_id_it_was_sent(
+    transactional_db: None, local_catalog: None
+) -> None:
+    import asyncio
+    import logging
+
+    from backend.asgi import application
+    from backend.logging import RequestIdFilter
+
+    lines: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.addFilter(RequestIdFilter())
+    handler.emit = lines.append  # type: ignore[method-assign]
+    access = logging.getLogger("backend.access")
+    access.addHandler(handler)
+    body = b'{"query": "{ genres { id name } }"}'
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    try:
+        sent = [asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))[1] for _ in range(2)]
+    finally:
+        access.removeHandler(handler)
+    assert [line.request_id for line in lines] == [named["x-request-id"] for named in sent]  # type: ignore[attr-defined]
+
+
 # --- signed-in catalog queries: the viewer-independent answer with the viewer's fields spliced in ---
 
 SPLICED = [
@@ -641,6 +701,61 @@ def test_a_query_over_budget_is_refused_even_when_it_could_be_split(
         token=viewer,
     )
     assert response.codes == ["BAD_USER_INPUT"]
+
+
+def test_aliases_of_viewer_fields_count_against_the_alias_limit_as_when_executed(
+    gql: GraphQL, viewer: str
+) -> None:
+    from django.conf import settings
+
+    many = " ".join(f"f{n}: isFavorite" for n in range(settings.GRAPHQL_MAX_ALIASES + 1))
+    query = f"{{ movie(id: 155) {{ id {many} }} }}"
+    anonymous = gql(query)
+    assert anonymous.codes == ["BAD_USER_INPUT"]
+    signed_in = gql(query, token=viewer)
+    assert (signed_in.codes, signed_in.errors[0]["message"]) == (
+        anonymous.codes,
+        anonymous.errors[0]["message"],
+    )
+
+
+def test_repeated_headers_in_another_order_are_another_replay(
+    transactional_db: None, local_catalog: None
+) -> None:
+    """Django joins a repeated header in the order sent, and the first of equal preferences wins."""
+    import asyncio
+
+    from backend.asgi import application
+
+    body = b'{"query": "{ genres { name } }"}'
+    accepts = [(b"accept", b"application/graphql-response+json"), (b"accept", b"application/json")]
+    base = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    first = asyncio.run(asgi_call(application, "POST", "/graphql", body, [*base, *accepts]))
+    second = asyncio.run(asgi_call(application, "POST", "/graphql", body, [*base, *reversed(accepts)]))
+    assert (first[1]["content-type"], second[1]["content-type"]) == (
+        "application/graphql-response+json",
+        "application/json",
+    )
+
+
+def test_a_request_over_another_scheme_is_another_replay(
+    settings: Any, transactional_db: None, local_catalog: None
+) -> None:
+    """HTTPS-only settings redirect plain HTTP and send HSTS over HTTPS: an answer kept for one is not the other's."""
+    import asyncio
+
+    from backend.graphql_handler import GraphQLHandler
+    from schema.replay import ReplayMiddleware
+
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    application = ReplayMiddleware(GraphQLHandler())  # its middleware read the settings above
+    body = b'{"query": "{ genres { name } }"}'
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json")]
+    status, named, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, headers, scheme="https"))
+    assert (status, named["strict-transport-security"]) == (200, "max-age=3600")
+    status, named, _ = asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))
+    assert (status, named["location"]) == (301, "https://127.0.0.1/graphql")
 
 
 def test_a_burst_of_signed_in_home_pages_executes_the_shared_part_once(
