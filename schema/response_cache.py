@@ -32,8 +32,33 @@ from schema.http import Answer
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ANSWER = 512 * 1024
 
-_entries: TTLCache[str, Answer] | None = None
 _lock = threading.Lock()
+
+
+class _BodySizedCache:
+    """A TTLCache of values with a ``body``, sized in bytes, made on first use with the settings then."""
+
+    def __init__(self) -> None:
+        self._cache: TTLCache[str, Any] | None = None
+
+    def get(self) -> TTLCache[str, Any] | None:
+        if settings.GRAPHQL_RESPONSE_CACHE_SECONDS <= 0:
+            return None
+        with _lock:
+            if self._cache is None:
+                self._cache = TTLCache(
+                    maxsize=MAX_BYTES,
+                    ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS,
+                    getsizeof=lambda value: len(value.body),
+                )
+            return self._cache
+
+    def clear(self) -> None:
+        with _lock:
+            self._cache = None
+
+
+_entries = _BodySizedCache()
 
 
 @dataclass
@@ -45,43 +70,21 @@ class Recording:
 
 recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar("replay_recording", default=None)
 # Whole HTTP responses (schema.replay), kept exactly as long as the answers they carry.
-_replays: TTLCache[str, Any] | None = None
+_replays = _BodySizedCache()
 
 
 def _cache() -> TTLCache[str, Answer] | None:
-    global _entries
-    if settings.GRAPHQL_RESPONSE_CACHE_SECONDS <= 0:
-        return None
-    with _lock:
-        if _entries is None:
-            _entries = TTLCache(
-                maxsize=MAX_BYTES,
-                ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS,
-                getsizeof=lambda answer: len(answer.body),
-            )
-        return _entries
+    return _entries.get()
 
 
 def clear() -> None:
     """Forgets every kept response (tests)."""
-    global _entries, _replays
-    with _lock:
-        _entries = None
-        _replays = None
+    _entries.clear()
+    _replays.clear()
 
 
 def _replay_cache() -> TTLCache[str, Any] | None:
-    global _replays
-    if settings.GRAPHQL_RESPONSE_CACHE_SECONDS <= 0:
-        return None
-    with _lock:
-        if _replays is None:
-            _replays = TTLCache(
-                maxsize=MAX_BYTES,
-                ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS,
-                getsizeof=lambda response: len(response.body),
-            )
-        return _replays
+    return _replays.get()
 
 
 def get_replay(key: str) -> Any | None:
