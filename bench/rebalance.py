@@ -17,7 +17,7 @@ import sys
 import time
 
 from bench.loadgen import run_load
-from bench.services import HOST, GunicornServer, throwaway_secret_key
+from bench.services import HOST, GunicornServer, cpu_shares, throwaway_secret_key
 
 CONNECTIONS = 50
 KILL_AFTER_SECONDS = 4.0
@@ -27,9 +27,7 @@ BODY = json.dumps({"query": "{ __typename }"}).encode()
 
 
 def _split(before: dict[int, float], after: dict[int, float]) -> list[float]:
-    used = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
-    total = sum(used.values()) or 1.0
-    return sorted((100 * seconds / total for seconds in used.values()), reverse=True)
+    return cpu_shares({pid: after[pid] - before.get(pid, 0.0) for pid in after})
 
 
 async def _measure(server: GunicornServer) -> tuple[list[float], int, int]:

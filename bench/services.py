@@ -34,6 +34,12 @@ class SetupError(RuntimeError):
     """The bench could not prepare its services (this, unlike a slow figure, fails the run)."""
 
 
+def cpu_shares(used: dict[int, float]) -> list[float]:
+    """Each worker's share (%) of the CPU seconds ``used`` (by pid), largest first."""
+    total = sum(used.values()) or 1.0
+    return sorted((100 * seconds / total for seconds in used.values()), reverse=True)
+
+
 def throwaway_secret_key(length: int = 50) -> str:
     """A random key of ``length`` characters, for this run only."""
     alphabet = string.ascii_letters + string.digits

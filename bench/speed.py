@@ -97,10 +97,9 @@ class Row:
 
     @property
     def split(self) -> str:
-        total = sum(self.worker_cpu.values())
-        if not total:
+        if not sum(self.worker_cpu.values()):
             return "—"
-        return "/".join(f"{v / total * 100:.0f}" for v in sorted(self.worker_cpu.values(), reverse=True))
+        return "/".join(f"{share:.0f}" for share in services.cpu_shares(self.worker_cpu))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
