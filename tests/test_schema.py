@@ -441,6 +441,18 @@ REPLAYED = [
 ]
 
 
+def _count_django_requests(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list that grows by one for every request /graphql's handler builds (a replay builds none)."""
+    from backend.graphql_handler import GraphQLHandler
+
+    built: list[int] = []
+    original = GraphQLHandler.create_request
+    monkeypatch.setattr(
+        GraphQLHandler, "create_request", lambda self, *a: built.append(1) or original(self, *a)
+    )
+    return built
+
+
 @pytest.mark.parametrize(("method", "path", "body", "headers"), REPLAYED)
 def test_a_kept_answer_is_replayed_before_django_with_identical_body_and_headers(
     method: str,
@@ -454,13 +466,8 @@ def test_a_kept_answer_is_replayed_before_django_with_identical_body_and_headers
     import asyncio
 
     from backend.asgi import application
-    from backend.graphql_handler import GraphQLHandler
 
-    built = []
-    original = GraphQLHandler.create_request
-    monkeypatch.setattr(
-        GraphQLHandler, "create_request", lambda self, *a: built.append(1) or original(self, *a)
-    )
+    built = _count_django_requests(monkeypatch)
     hops = HopCounter(monkeypatch)
 
     def call() -> tuple[int, dict[str, str], bytes]:
@@ -499,13 +506,8 @@ def test_what_the_view_does_not_keep_is_never_replayed(
     import asyncio
 
     from backend.asgi import application
-    from backend.graphql_handler import GraphQLHandler
 
-    built = []
-    original = GraphQLHandler.create_request
-    monkeypatch.setattr(
-        GraphQLHandler, "create_request", lambda self, *a: built.append(1) or original(self, *a)
-    )
+    built = _count_django_requests(monkeypatch)
     headers = [*REPLAY_HOST, (b"content-type", b"application/json"), *extra]
     for _ in range(2):
         asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))
