@@ -1,4 +1,5 @@
-"""The benchmark's own machinery: load-generator statistics, the Zipf sampler, /metrics parsing.
+"""The benchmark's own machinery: load-generator statistics, the Zipf sampler, /metrics parsing,
+the fake TMDb's calls by key.
 
 A tiny asyncio HTTP/1.1 server on 127.0.0.1 stands in for the API; no gunicorn here.
 """
@@ -11,6 +12,7 @@ import math
 import os
 import random
 import shutil
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +24,7 @@ import pytest
 from bench import promtext, scenarios, wrk
 from bench.loadgen import LoadResult, Sample, fetch, has_graphql_errors, percentile, run_load
 from bench.zipf import ZipfSampler
+from tests.fake_tmdb import FakeTmdb
 
 T = TypeVar("T")
 
@@ -428,3 +431,34 @@ def test_wrk_rotates_bodies_and_counts_errors_and_graphql_errors() -> None:
     assert abs(result.errors / result.requests - 2 / 3) < 0.1
     assert result.non_2xx > 0
     assert result.sample_error
+
+
+# ---------------------------------------------------------------- fake TMDb
+
+
+def test_fake_tmdb_counts_calls_by_distinct_key(fake_tmdb: FakeTmdb) -> None:
+    def get(path_and_query: str) -> None:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{fake_tmdb.port}{path_and_query}", timeout=5
+        ) as answer:
+            answer.read()
+
+    key = fake_tmdb.api_key
+    get(f"/3/genre/movie/list?api_key={key}")  # before the burst: left out by ``since``
+    since = len(fake_tmdb.requests)
+    # One list page three times (parameters in any order, the key anywhere), page 2 and details once.
+    get(f"/3/movie/popular?api_key={key}&language=en-US&page=1")
+    get(f"/3/movie/popular?page=1&language=en-US&api_key={key}")
+    get(f"/3/movie/popular?language=en-US&page=1&api_key={key}")
+    get(f"/3/movie/popular?language=en-US&page=2&api_key={key}")
+    get(f"/3/movie/550?api_key={key}")
+
+    calls = fake_tmdb.calls_by_key(since)
+    assert calls == Counter(
+        {
+            "/3/movie/popular?language=en-US&page=1": 3,
+            "/3/movie/popular?language=en-US&page=2": 1,
+            "/3/movie/550": 1,
+        }
+    )
+    assert fake_tmdb.calls_by_key()["/3/genre/movie/list"] == 1
