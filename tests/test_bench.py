@@ -433,10 +433,12 @@ def test_wrk_rotates_bodies_and_counts_errors_and_graphql_errors() -> None:
     assert result.sample_error
 
 
-# ---------------------------------------------------------------- fake TMDb
+# ---------------------------------------------------------------- fake TMDb, cold burst (make bench)
 
 
 def test_fake_tmdb_counts_calls_by_distinct_key(fake_tmdb: FakeTmdb) -> None:
+    from bench.speed import ColdBurst, cold_table
+
     def get(path_and_query: str) -> None:
         with urllib.request.urlopen(
             f"http://127.0.0.1:{fake_tmdb.port}{path_and_query}", timeout=5
@@ -462,3 +464,21 @@ def test_fake_tmdb_counts_calls_by_distinct_key(fake_tmdb: FakeTmdb) -> None:
         }
     )
     assert fake_tmdb.calls_by_key()["/3/genre/movie/list"] == 1
+    burst = ColdBurst(p50_ms=1.0, max_ms=2.0, failures=0, cpu_ms=1.0, upstream=calls)
+    assert (burst.upstream_total, burst.max_per_key) == (5, 3)
+    assert ColdBurst(1.0, 2.0, 0, 1.0, Counter()).max_per_key == 0
+    table = cold_table({"this": burst}, signed_in=True)
+    assert table.splitlines()[-1] == "| this | 100 signed in | 1 | 2 | 0 | 1.00 | 5 | 3 | 3 |"
+
+
+def test_only_selects_by_name_prefix() -> None:
+    from bench.speed import chosen
+
+    assert chosen("", "cold")
+    assert chosen("", "Home page, signed in")
+    assert chosen("cold", "cold")
+    assert not chosen("cold", "burst")
+    assert chosen("home, burst", "burst")
+    assert chosen("HOME", "Home page, anonymous (replayed)")
+    assert chosen("{", "`{ __typename }`")
+    assert not chosen("cold", "Home page, signed in")
