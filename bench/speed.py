@@ -320,10 +320,15 @@ def cold_burst(variant: Variant, fake: FakeTmdb, token: str | None, redis_url: s
     assert variant.server is not None
     variant.server.stop()  # its port is reused; its log stays for the report
     prefix = f"{variant.env['CACHE_KEY_PREFIX']}-cold"
+    broker = tempfile.TemporaryDirectory(prefix="bench-broker-")
     env = {
         **variant.env,
         **services.fake_tmdb_settings(fake.base_url, fake.api_key),
         "CACHE_KEY_PREFIX": prefix,
+        # The TMDb source queues the write of every movie it fetched: into a folder deleted
+        # afterwards, not the Redis queue a worker would take it from, into DATABASE_URL.
+        "CELERY_BROKER_URL": "filesystem://localhost//",
+        "CELERY_BROKER_FOLDER": broker.name,
     }
     services.delete_prefixed(redis_url, prefix)
     server = GunicornServer(env, root=variant.root, port=variant.server.port)
@@ -351,6 +356,7 @@ def cold_burst(variant: Variant, fake: FakeTmdb, token: str | None, redis_url: s
         server.stop()
         server.remove_log()
         services.delete_prefixed(redis_url, prefix)
+        broker.cleanup()
 
 
 def cold_table(cold: dict[str, ColdBurst], signed_in: bool) -> str:
