@@ -21,10 +21,9 @@ from typing import Any, TypeVar
 
 from bench import promtext, report, scenarios, services, sqlcount
 from bench.loadgen import RequestFactory, fetch, run_load
-from bench.services import HOST, GunicornServer, SetupError
+from bench.services import HOST, UPSTREAM_LATENCY, GunicornServer, SetupError
 
 RESULTS_PATH = Path(__file__).resolve().parent / "results.md"
-UPSTREAM_LATENCY = 0.080
 
 T = TypeVar("T")
 
@@ -83,10 +82,8 @@ def app_env(fake_base_url: str, fake_api_key: str) -> dict[str, str]:
     return services.production_env(
         services.DATABASE_URL,
         services.REDIS_URL,
-        CATALOG_SOURCE="tmdb",
-        TMDB_BASE_URL=fake_base_url,
-        TMDB_API_KEY=fake_api_key,
         WEB_CONCURRENCY="2",
+        **services.fake_tmdb_settings(fake_base_url, fake_api_key),
     )
 
 

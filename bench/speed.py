@@ -9,6 +9,11 @@ the workers' CPU (utime + stime from /proc) is read before and after each run:
 CPU per request does not depend on what else the machine is doing, unlike
 latency. Every scenario's first answer is checked (HTTP 200, no GraphQL
 ``errors``, the expected data) before load.
+
+Last, the cold burst: each server is restarted on the TMDb catalog source
+against the fake TMDb (tests/fake_tmdb.py, ``UPSTREAM_LATENCY`` per response)
+with its cache keys deleted, and gets ``BURST`` home-page requests at once; the
+fake counts the upstream calls they cost, by distinct key.
 """
 
 from __future__ import annotations
@@ -23,14 +28,19 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import services, wrk
-from bench.services import HOST, ROOT, GunicornServer, SetupError
+from bench.loadgen import LoadResult, run_load
+from bench.services import HOST, ROOT, UPSTREAM_LATENCY, GunicornServer, SetupError
+
+if TYPE_CHECKING:
+    from tests.fake_tmdb import FakeTmdb
 
 RESULTS_PATH = Path(__file__).resolve().parent / "speed_results.md"
 
@@ -157,14 +167,21 @@ def sign_in(port: int) -> tuple[str, list[int]]:
     return token, ids
 
 
+def home(data: dict[str, Any]) -> bool:
+    """Whether ``data`` is a whole home page: 20 trending and 20 popular movies with posters and genres."""
+    lists = [data["trendingMovies"]["results"], data["popularMovies"]["results"]]
+    movies = [movie for results in lists for movie in results]
+    return len(movies) == 40 and all(m["posterUrl"] and m["genres"] is not None for m in movies)
+
+
+def chosen(only: str, name: str) -> bool:
+    """Whether ``--only`` (comma-separated name prefixes, case ignored; empty: all) selects ``name``."""
+    prefixes = tuple(p.strip().lower() for p in only.split(",") if p.strip())
+    return not prefixes or name.strip("`").lower().startswith(prefixes)
+
+
 def scenarios(ids: list[int], connections: int) -> list[Scenario]:
     """The five scenarios (names double as ``--only`` prefixes)."""
-
-    def home(data: dict[str, Any]) -> bool:
-        lists = [data["trendingMovies"]["results"], data["popularMovies"]["results"]]
-        movies = [movie for results in lists for movie in results]
-        return len(movies) == 40 and all(m["posterUrl"] and m["genres"] is not None for m in movies)
-
     return [
         Scenario("`{ __typename }`", [body(TYPENAME_QUERY)], False, lambda d: d == {"__typename": "Query"}),
         Scenario("Home page, signed in", [body(HOME_QUERY)], True, home, connections),
@@ -244,26 +261,29 @@ BURST = 100
 BURSTS = 3
 
 
+def send_burst(server: GunicornServer, payload: bytes, token: str | None) -> LoadResult:
+    """``BURST`` requests of ``payload`` sent at once, each on its own fresh connection."""
+    return asyncio.run(
+        run_load(
+            HOST,
+            server.port,
+            lambda _: ("/graphql", payload),
+            concurrency=BURST,
+            max_requests=BURST,
+            headers={"Authorization": f"JWT {token}"} if token else None,
+        )
+    )
+
+
 def burst(variant: Variant, payload: bytes, token: str) -> tuple[float, int, float]:
     """``BURSTS`` times ``BURST`` requests sent at once on as many fresh connections: the median p50
     (ms), the failures, and the server CPU per request (ms)."""
-    from bench.loadgen import run_load
-
     server = variant.server
     assert server is not None
     p50s, failures, cpu, requests = [], 0, 0.0, 0
     for _ in range(BURSTS):
         before = server.worker_cpu()
-        result = asyncio.run(
-            run_load(
-                HOST,
-                server.port,
-                lambda _: ("/graphql", payload),
-                concurrency=BURST,
-                max_requests=BURST,
-                headers={"Authorization": f"JWT {token}"},
-            )
-        )
+        result = send_burst(server, payload, token)
         after = server.worker_cpu()
         cpu += sum(after.values()) - sum(before.values())
         requests += result.requests
@@ -271,6 +291,88 @@ def burst(variant: Variant, payload: bytes, token: str) -> tuple[float, int, flo
         failures += result.errors
         time.sleep(1)
     return sorted(p50s)[len(p50s) // 2], failures, cpu / requests * 1000 if requests else float("nan")
+
+
+@dataclass
+class ColdBurst:
+    """One server's burst right after a restart with an empty cache."""
+
+    p50_ms: float
+    max_ms: float
+    failures: int
+    cpu_ms: float  # server CPU per request
+    upstream: Counter[str]  # calls the fake TMDb received during the burst, by key
+    log_errors: list[str] = field(default_factory=list)
+
+    @property
+    def upstream_total(self) -> int:
+        return sum(self.upstream.values())
+
+    @property
+    def max_per_key(self) -> int:
+        """The most upstream calls one key cost (1 when misses of a key were all shared)."""
+        return max(self.upstream.values(), default=0)
+
+
+def cold_burst(variant: Variant, fake: FakeTmdb, token: str | None, redis_url: str) -> ColdBurst:
+    """Restarts ``variant`` on the fake TMDb with its cache keys deleted, then sends it a burst of
+    home-page requests (signed in with ``token``); the server is stopped again afterwards."""
+    assert variant.server is not None
+    variant.server.stop()  # its port is reused; its log stays for the report
+    prefix = f"{variant.env['CACHE_KEY_PREFIX']}-cold"
+    broker = tempfile.TemporaryDirectory(prefix="bench-broker-")
+    env = {
+        **variant.env,
+        **services.fake_tmdb_settings(fake.base_url, fake.api_key),
+        "CACHE_KEY_PREFIX": prefix,
+        # The TMDb source queues the write of every movie it fetched: into a folder deleted
+        # afterwards, not the Redis queue a worker would take it from, into DATABASE_URL.
+        "CELERY_BROKER_URL": "filesystem://localhost//",
+        "CELERY_BROKER_FOLDER": broker.name,
+    }
+    services.delete_prefixed(redis_url, prefix)
+    server = GunicornServer(env, root=variant.root, port=variant.server.port)
+    try:
+        print(f"restarting {variant.label} on the fake TMDb, empty cache", file=sys.stderr)
+        server.start()
+        since = len(fake.requests)
+        before = server.worker_cpu()
+        result = send_burst(server, body(HOME_QUERY), token)
+        after = server.worker_cpu()
+        upstream = fake.calls_by_key(since)
+        status, answer = graphql(server.port, body(HOME_QUERY), token)
+        if not ok(status, answer) or not home(answer["data"]):
+            raise SetupError(f"cold home page on {variant.label}: {status} {str(answer)[:300]}")
+        cpu = sum(after.values()) - sum(before.values())
+        return ColdBurst(
+            result.latency_ms(50),
+            result.latency_ms(100),
+            result.errors,
+            cpu / result.requests * 1000 if result.requests else float("nan"),
+            upstream,
+            server.error_lines(),
+        )
+    finally:
+        server.stop()
+        server.remove_log()
+        services.delete_prefixed(redis_url, prefix)
+        broker.cleanup()
+
+
+def cold_table(cold: dict[str, ColdBurst], signed_in: bool) -> str:
+    """Markdown: one line per server's cold burst."""
+    who = "signed in" if signed_in else "anonymous"
+    lines = [
+        "| Code | Requests | p50 ms | max ms | Failures | Server CPU ms/req | Upstream calls | Distinct keys "
+        "| Max calls per key |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {label} | {BURST} {who} | {c.p50_ms:.0f} | {c.max_ms:.0f} | {c.failures} | {c.cpu_ms:.2f} "
+        f"| {c.upstream_total} | {len(c.upstream)} | {c.max_per_key} |"
+        for label, c in cold.items()
+    ]
+    return "\n".join(lines)
 
 
 def table(scenario_list: list[Scenario], variants: list[Variant], rows: dict[tuple[str, str], Row]) -> str:
@@ -292,6 +394,15 @@ def table(scenario_list: list[Scenario], variants: list[Variant], rows: dict[tup
                 f"| {min(row.p50):.1f} | {min(row.p99):.1f} | {row.cpu_ms:.2f} | {row.split} | {ratio} |"
             )
     return "\n".join(lines)
+
+
+def start_fake_tmdb() -> FakeTmdb:
+    """The fake TMDb, started, adding ``UPSTREAM_LATENCY`` to every response."""
+    from tests.fake_tmdb import FakeTmdb
+
+    fake = FakeTmdb().start()
+    fake.latency = UPSTREAM_LATENCY
+    return fake
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,11 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             assert current is not None
             token, ids = sign_in(current.port)
             scenario_list = scenarios(ids, args.connections)
-            if args.only:
-                prefixes = [p.strip().lower() for p in args.only.split(",")]
-                scenario_list = [
-                    s for s in scenario_list if s.name.strip("`").lower().startswith(tuple(prefixes))
-                ]
+            scenario_list = [s for s in scenario_list if chosen(args.only, s.name)]
             for scenario in scenario_list:
                 for variant in variants:
                     assert variant.server is not None
@@ -389,11 +496,20 @@ def main(argv: list[str] | None = None) -> int:
             bursts = {
                 variant.label: burst(variant, body(HOME_QUERY), token)
                 for variant in variants
-                if not args.only or "burst" in args.only
+                if chosen(args.only, "burst")
             }
+            cold: dict[str, ColdBurst] = {}
+            if chosen(args.only, "cold"):
+                fake = start_fake_tmdb()
+                try:
+                    for variant in variants:
+                        cold[variant.label] = cold_burst(variant, fake, token, redis_url)
+                finally:
+                    fake.stop()
             log_errors = [
                 f"{v.label}: {line}" for v in variants if v.server for line in v.server.error_lines()
             ]
+            log_errors += [f"{label} (cold): {line}" for label, c in cold.items() for line in c.log_errors]
             for line in log_errors[:10]:
                 print(f"server error: {line[:120]} ... {line[-400:]}", file=sys.stderr)
         except (SetupError, OSError, RuntimeError) as error:
@@ -420,18 +536,37 @@ def main(argv: list[str] | None = None) -> int:
             "p50 and p99 are the best round's (wall-clock, noisy on a shared machine); "
             "errors = non-200, GraphQL `errors` and socket errors.",
             "",
-            table(scenario_list, variants, rows),
-            "",
-            f"Bursts: {BURST} signed-in home-page requests sent at once on {BURST} fresh connections to a warm "
-            f"server, {BURSTS} times (median p50; failures over all; server CPU per request):",
-            "",
-            "| Code | p50 ms | Failures | Server CPU ms/req |",
-            "|---|---:|---:|---:|",
+            *([table(scenario_list, variants, rows), ""] if rows else []),
             *(
-                f"| {label} | {p50:.0f} | {fails} | {cpu:.2f} |"
-                for label, (p50, fails, cpu) in bursts.items()
+                [
+                    f"Bursts: {BURST} signed-in home-page requests sent at once on {BURST} fresh connections "
+                    f"to a warm server, {BURSTS} times (median p50; failures over all; server CPU per request):",
+                    "",
+                    "| Code | p50 ms | Failures | Server CPU ms/req |",
+                    "|---|---:|---:|---:|",
+                    *(
+                        f"| {label} | {p50:.0f} | {fails} | {cpu:.2f} |"
+                        for label, (p50, fails, cpu) in bursts.items()
+                    ),
+                    "",
+                ]
+                if bursts
+                else []
             ),
-            "",
+            *(
+                [
+                    f"Cold bursts: each server restarted on the TMDb catalog source against the fake TMDb "
+                    f"({UPSTREAM_LATENCY * 1000:.0f} ms a response) with its cache keys deleted, then {BURST} "
+                    f"signed-in home-page requests sent at once on {BURST} fresh connections, once. Upstream "
+                    "calls = requests the fake TMDb received during the burst; a key is path + query "
+                    "(credentials left out), so max calls per key 1 means every miss of a key was shared:",
+                    "",
+                    cold_table(cold, signed_in=True),
+                    "",
+                ]
+                if cold
+                else []
+            ),
             f"Server log lines at ERROR level or with a traceback: {len(log_errors)}. "
             f"The run took {time.monotonic() - started:.0f} s.",
         ]
@@ -439,6 +574,10 @@ def main(argv: list[str] | None = None) -> int:
     for (name, label), row in rows.items():
         if row.sample_error:
             text += f"\n- first failure of {name} on {label}: `{row.sample_error[:200]}`"
+    for label, c in cold.items():
+        repeated = ", ".join(f"`{key}` x {n}" for key, n in c.upstream.most_common() if n > 1)
+        if repeated:
+            text += f"\n- upstream keys the cold burst on {label} called more than once: {repeated}"
     print(text)
     args.output.write_text(text + "\n", encoding="utf-8")
     print(f"written to {args.output}", file=sys.stderr)

@@ -31,12 +31,12 @@ import math
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -171,6 +171,12 @@ class RecordedRequest(NamedTuple):
     headers: dict[str, str]
 
 
+def request_key(request: RecordedRequest) -> str:
+    """``path?query`` of ``request``, parameters sorted, without ``api_key``."""
+    query = urlencode(sorted((k, v) for k, v in request.query.items() if k != "api_key"))
+    return f"{request.path}?{query}" if query else request.path
+
+
 class _Fault(NamedTuple):
     kind: str  # "status" | "rate_limit" | "malformed"
     status: int = 500
@@ -189,7 +195,8 @@ class FakeTmdb:
     - ``down``: while True, every connection is closed without a response.
 
     Faults queue up in call order and apply to any path. Every request is
-    recorded first (faulted ones too) in ``requests``; ``count(prefix)`` counts them.
+    recorded first (faulted ones too) in ``requests``; ``count(prefix)`` counts them,
+    ``calls_by_key()`` counts them by distinct key.
     """
 
     def __init__(
@@ -325,6 +332,16 @@ class FakeTmdb:
         )
         with self._lock:
             return sum(1 for r in self._requests if r.path.startswith(prefix))
+
+    def calls_by_key(self, since: int = 0) -> Counter[str]:
+        """Requests by upstream key (path + sorted query, credentials left out), from the ``since``-th on.
+
+        One key is one thing a cache would store: ``/3/movie/550?language=en-US`` however the
+        client ordered its parameters or authenticated.
+        """
+        with self._lock:
+            recorded = self._requests[since:]
+        return Counter(request_key(request) for request in recorded)
 
     @property
     def max_in_flight(self) -> int:

@@ -1,4 +1,5 @@
-"""The benchmark's own machinery: load-generator statistics, the Zipf sampler, /metrics parsing.
+"""The benchmark's own machinery: load-generator statistics, the Zipf sampler, /metrics parsing,
+the fake TMDb's calls by key.
 
 A tiny asyncio HTTP/1.1 server on 127.0.0.1 stands in for the API; no gunicorn here.
 """
@@ -11,6 +12,7 @@ import math
 import os
 import random
 import shutil
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +24,7 @@ import pytest
 from bench import promtext, scenarios, wrk
 from bench.loadgen import LoadResult, Sample, fetch, has_graphql_errors, percentile, run_load
 from bench.zipf import ZipfSampler
+from tests.fake_tmdb import FakeTmdb
 
 T = TypeVar("T")
 
@@ -428,3 +431,54 @@ def test_wrk_rotates_bodies_and_counts_errors_and_graphql_errors() -> None:
     assert abs(result.errors / result.requests - 2 / 3) < 0.1
     assert result.non_2xx > 0
     assert result.sample_error
+
+
+# ---------------------------------------------------------------- fake TMDb, cold burst (make bench)
+
+
+def test_fake_tmdb_counts_calls_by_distinct_key(fake_tmdb: FakeTmdb) -> None:
+    from bench.speed import ColdBurst, cold_table
+
+    def get(path_and_query: str) -> None:
+        with urllib.request.urlopen(
+            f"http://127.0.0.1:{fake_tmdb.port}{path_and_query}", timeout=5
+        ) as answer:
+            answer.read()
+
+    key = fake_tmdb.api_key
+    get(f"/3/genre/movie/list?api_key={key}")  # before the burst: left out by ``since``
+    since = len(fake_tmdb.requests)
+    # One list page three times (parameters in any order, the key anywhere), page 2 and details once.
+    get(f"/3/movie/popular?api_key={key}&language=en-US&page=1")
+    get(f"/3/movie/popular?page=1&language=en-US&api_key={key}")
+    get(f"/3/movie/popular?language=en-US&page=1&api_key={key}")
+    get(f"/3/movie/popular?language=en-US&page=2&api_key={key}")
+    get(f"/3/movie/550?api_key={key}")
+
+    calls = fake_tmdb.calls_by_key(since)
+    assert calls == Counter(
+        {
+            "/3/movie/popular?language=en-US&page=1": 3,
+            "/3/movie/popular?language=en-US&page=2": 1,
+            "/3/movie/550": 1,
+        }
+    )
+    assert fake_tmdb.calls_by_key()["/3/genre/movie/list"] == 1
+    burst = ColdBurst(p50_ms=1.0, max_ms=2.0, failures=0, cpu_ms=1.0, upstream=calls)
+    assert (burst.upstream_total, burst.max_per_key) == (5, 3)
+    assert ColdBurst(1.0, 2.0, 0, 1.0, Counter()).max_per_key == 0
+    table = cold_table({"this": burst}, signed_in=True)
+    assert table.splitlines()[-1] == "| this | 100 signed in | 1 | 2 | 0 | 1.00 | 5 | 3 | 3 |"
+
+
+def test_only_selects_by_name_prefix() -> None:
+    from bench.speed import chosen
+
+    assert chosen("", "cold")
+    assert chosen("", "Home page, signed in")
+    assert chosen("cold", "cold")
+    assert not chosen("cold", "burst")
+    assert chosen("home, burst", "burst")
+    assert chosen("HOME", "Home page, anonymous (replayed)")
+    assert chosen("{", "`{ __typename }`")
+    assert not chosen("cold", "Home page, signed in")
