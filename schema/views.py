@@ -106,6 +106,13 @@ async def _shared(key: str, make: Callable[[], Awaitable[T]]) -> T:
     return await asyncio.shield(task)  # type: ignore[no-any-return]
 
 
+def _public(request: HttpRequest, answer: http.Answer, executed: bool, max_age: int | None) -> http.Answer:
+    """An anonymous GET's answer that every field of allows it: cacheable by anyone for ``max_age``."""
+    if executed and not answer.has_errors and request.method == "GET" and max_age:
+        return dataclasses.replace(answer, cache_control=f"public, max-age={max_age}")
+    return answer
+
+
 class GraphQLView(AsyncGraphQLView[Context, None]):
     """Builds the typed context, authenticating the request once (JWT in the Authorization header)."""
 
@@ -156,7 +163,14 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
             )
         if key is not None and (kept := response_cache.get(key)) is not None:
             return http.response(request, kept)
-        answer, executed = await self._execute(request, media_type, query, graphql_request)
+        if key is not None:
+            answer, executed = await self._anonymous(
+                request, media_type, query, graphql_request, key, operation.max_age
+            )
+        else:
+            answer, executed = await self._execute(request, media_type, query, graphql_request)
+            if anonymous:
+                answer = _public(request, answer, executed, operation.max_age)
         if (
             not anonymous
             and operation.roots & VIEWER_ANSWER_ROOTS
@@ -169,11 +183,27 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
             response_cache.keep_viewer_answer(request.user.pk)
         if executed and to_register:
             persisted_queries.register(to_register, query)
-        if anonymous and executed and not answer.has_errors and request.method == "GET" and operation.max_age:
-            answer = dataclasses.replace(answer, cache_control=f"public, max-age={operation.max_age}")
-        if key is not None:
-            response_cache.put(key, answer)
         return http.response(request, answer)
+
+    async def _anonymous(
+        self,
+        request: HttpRequest,
+        media_type: str,
+        query: str,
+        graphql_request: http.GraphQLRequest,
+        key: str,
+        max_age: int | None,
+        context: Context | None = None,
+    ) -> tuple[http.Answer, bool]:
+        """An anonymous query's answer, kept; executed once for all the requests asking for ``key``
+        meanwhile (a burst after the kept answer expired, a cold start)."""
+
+        async def execute() -> tuple[http.Answer, bool]:
+            answer, executed = await self._execute(request, media_type, query, graphql_request, context)
+            answer = _public(request, answer, executed, max_age)
+            return response_cache.put(key, answer) or answer, executed
+
+        return await _shared(key, execute)
 
     async def _spliced(
         self, request: HttpRequest, media_type: str, query: str, graphql_request: http.GraphQLRequest
@@ -201,19 +231,18 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
         kept = response_cache.get(key) if key is not None else None
         if kept is None:
             anonymous = Context(request=request, response=context.response)
-
-            async def execute() -> http.Answer | None:
+            if key is not None:
+                max_age = operations.describe(schema, plan.query, graphql_request.operation_name).max_age
+                answer, executed = await self._anonymous(
+                    request, media_type, plan.query, graphql_request, key, max_age, anonymous
+                )
+            else:
                 answer, executed = await self._execute(
                     request, media_type, plan.query, graphql_request, anonymous
                 )
-                if not executed or answer.has_errors or answer.status != 200:
-                    return None
-                return (response_cache.put(key, answer) if key is not None else None) or answer
-
-            # A burst of signed-in home pages after the kept answer expired executes it once.
-            kept = await _shared(key, execute) if key is not None else await execute()
-            if kept is None:
+            if not executed or answer.has_errors or answer.status != 200:
                 return None
+            kept = answer
         template = self._template(key, plan, kept)
         if template is None:
             return None

@@ -685,6 +685,38 @@ def test_a_change_of_the_viewers_lists_shows_at_once_in_a_spliced_answer(gql: Gr
     }
 
 
+def test_a_burst_of_one_anonymous_query_executes_it_once(
+    monkeypatch: pytest.MonkeyPatch, transactional_db: None, local_catalog: None
+) -> None:
+    """As after a cold start or the kept answer's expiry: the requests that arrive meanwhile share it."""
+    import asyncio
+
+    from backend.asgi import application
+    from schema.views import GraphQLView
+
+    executed: list[str] = []
+    original_execute = GraphQLView._execute
+
+    async def slow_execute(self: Any, request: Any, media_type: str, text: str, *a: Any) -> Any:
+        executed.append(text)
+        await asyncio.sleep(0.2)  # an upstream call's worth: the others arrive meanwhile
+        return await original_execute(self, request, media_type, text, *a)
+
+    monkeypatch.setattr(GraphQLView, "_execute", slow_execute)
+    body = b'{"query": "{ genres { id name } }"}'
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json")]
+
+    async def burst() -> list[tuple[int, dict[str, str], bytes]]:
+        return await asyncio.gather(
+            *(asgi_call(application, "POST", "/graphql", body, headers) for _ in range(5))
+        )
+
+    answers = asyncio.run(burst())
+    assert executed == ["{ genres { id name } }"]
+    assert {answer[0] for answer in answers} == {200}
+    assert len({answer[2] for answer in answers}) == 1
+
+
 # --- signed-in answers replayed before Django: templates filled per viewer, one viewer's own answers ---
 
 HOME = SPLICED[0][0]
