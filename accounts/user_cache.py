@@ -109,15 +109,20 @@ def store(user: User) -> None:
         cache.add(key(user.pk), snapshot(user), TTL)
 
 
-async def read(user_id: int) -> dict[str, Any] | None:
-    """The user's entry, or None (no Redis, a miss, or Redis not answering)."""
+async def read_raw(keys: list[str]) -> list[bytes | None] | None:
+    """The raw values of ``keys`` (before the cache's prefix) in one round trip, on the event loop;
+    None without Redis or when it does not answer."""
     if not enabled():
         return None
     try:
-        raw = await _client().get(cache.make_key(key(user_id)))
+        return await _client().mget([cache.make_key(name) for name in keys])  # type: ignore[no-any-return]
     except (RedisError, OSError, TimeoutError):
         logger.warning("could not read the user cache; asking the database", exc_info=True)
         return None
+
+
+def parse(raw: bytes | None) -> dict[str, Any] | None:
+    """An entry as ``read_raw`` returned it, or None when it is missing, a change's marker or malformed."""
     if raw is None:
         return None
     try:
@@ -127,6 +132,12 @@ async def read(user_id: int) -> dict[str, Any] | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("fields"), dict):
         return None
     return entry if isinstance(entry.get(VERSION), int) else None
+
+
+async def read(user_id: int) -> dict[str, Any] | None:
+    """The user's entry, or None (no Redis, a miss, or Redis not answering)."""
+    raws = await read_raw([key(user_id)])
+    return parse(raws[0]) if raws else None
 
 
 def forget(user_id: int) -> None:

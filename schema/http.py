@@ -139,6 +139,8 @@ class Answer:
     cache_control: str = PRIVATE
     retry_after: int | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # Until when schema.response_cache keeps it (time.monotonic); 0 when it is not kept.
+    kept_until: float = 0.0
 
 
 def response(request: HttpRequest, answer: Answer) -> HttpResponse:

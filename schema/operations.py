@@ -40,6 +40,8 @@ class Operation:
 
     kind: OperationType | None
     max_age: int | None = None
+    # The root fields' names; empty when the root selection has fragments.
+    roots: frozenset[str] = frozenset()
 
 
 class _MaxAge(Visitor):
@@ -75,8 +77,15 @@ def describe(schema: GraphQLSchema, query: str, operation_name: str | None) -> O
         return Operation(kind=None)
     if operation.operation is not OperationType.QUERY:
         return Operation(kind=operation.operation)
+    selections = operation.selection_set.selections
+    fields_only = all(isinstance(s, FieldNode) for s in selections)
+    roots = (
+        frozenset(s.name.value for s in selections if isinstance(s, FieldNode))
+        if fields_only
+        else frozenset()
+    )
     type_info = TypeInfo(schema)
     ages = _MaxAge(type_info, schema.query_type)
     visit(document, TypeInfoVisitor(type_info, ages))
     public = ages.public and bool(ages.ages)
-    return Operation(kind=OperationType.QUERY, max_age=min(ages.ages) if public else None)
+    return Operation(kind=OperationType.QUERY, max_age=min(ages.ages) if public else None, roots=roots)

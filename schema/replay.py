@@ -14,9 +14,25 @@ header the stack could read (Accept, Accept-Language, Accept-Encoding,
 Origin, If-None-Match, Host, ...) except the few that change no answer
 (``IGNORED``), so the replay key is finer than the answer's key (a different
 spelling of the same query still gets the kept answer from the view) and
-Vary, language and CORS cannot differ. A request with an Authorization header
-is never replayed, and neither is anything the view did not keep (mutations,
-answers with errors, signed-in requests).
+Vary, language and CORS cannot differ. Nothing the view did not keep is
+replayed (mutations, answers with errors).
+
+Signed-in requests are keyed the same way but for their Authorization header,
+which is checked here on the shared cache alone (accounts.auth.verify: the
+token, the user's entry, the viewer's lists, one Redis round trip). Two kinds
+of their answers are replayed:
+
+- a signed-in catalog query's: recorded as the view's template of it
+  (schema.viewer_fields, made from the kept viewer-independent answer, until
+  which it expires), filled with this viewer's lists and gzipped as the GZip
+  middleware would;
+- an answer that depends on nothing but the viewer's data (schema.views'
+  ``VIEWER_ANSWER_ROOTS``: recommendations): recorded for that user, the
+  generation of their data and the recommender's model, for
+  ``response_cache.VIEWER_ANSWER_SECONDS``.
+
+Anything else, or a token the cache cannot vouch for, goes on to Django,
+which reuses the check (``auth.verified``) rather than making it again.
 """
 
 from __future__ import annotations
@@ -27,17 +43,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.middleware.gzip import GZipMiddleware
+from django.utils.text import compress_string
 
+from accounts import auth
 from backend.keepalive import ASGIApp, Message, Receive, Scope, Send
 from backend.logging import request_id_var
 from backend.middleware import log_access, request_id_for
+from movies.recommender.serving import loaded_version
 from schema import response_cache
+from schema.viewer_fields import Template
 
 # Headers that change no answer; any other header the request carries is part of the key.
 IGNORED = frozenset(
     {b"x-request-id", b"connection", b"content-length", b"cookie", b"referer", b"x-forwarded-for"}
 )
 MAX_BODY = 64 * 1024
+# Django's GZipMiddleware leaves shorter bodies as they are.
+GZIP_FROM = 200
 
 
 @dataclass(frozen=True)
@@ -49,20 +72,53 @@ class Response:
     body: bytes
 
 
-def replay_key(scope: Scope, body: bytes) -> str | None:
-    """The key of this exact request, or None when it may not be replayed."""
+@dataclass(frozen=True)
+class SplicedResponse:
+    """A recorded signed-in catalog answer: status and headers (no Content-Length), and the template
+    its body is filled from for each viewer, gzipped when it was."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    template: Template
+    compressed: bool
+
+    @property
+    def size(self) -> int:
+        return sum(map(len, self.template.parts)) + 16 * len(self.template.holes)
+
+    def for_viewer(self, state: auth.ViewerState) -> Response | None:
+        """The response to the viewer of ``state``; None once the answer it was made from expired, or
+        when gzip would not pay for this body (Django then decides)."""
+        if time.monotonic() >= self.template.expires:
+            return None
+        body = self.template.fill(state)
+        if self.compressed:
+            packed = compress_string(body, max_random_bytes=GZipMiddleware.max_random_bytes)
+            if len(packed) >= len(body):
+                return None
+            body = packed
+        return Response(self.status, (*self.headers, (b"content-length", str(len(body)).encode())), body)
+
+
+def replay_key(scope: Scope, body: bytes) -> tuple[str, str | None] | None:
+    """The key of this exact request but for its Authorization header, and that header (None when
+    anonymous); None when it may not be replayed."""
     if scope["method"] not in ("GET", "POST") or len(body) > MAX_BODY:
         return None
     ignored = IGNORED if settings.DISALLOWED_USER_AGENTS else IGNORED | {b"user-agent"}
     headers = []
+    authorization: list[bytes] = []
     for name, value in scope["headers"]:
         lowered = name.lower()
         if lowered == b"authorization":
-            return None
-        if lowered not in ignored:
+            authorization.append(value)
+        elif lowered not in ignored:
             headers.append(lowered + b":" + value)
+    if len(authorization) > 1:
+        return None
     digest = hashlib.sha256()
     for part in (
+        b"signed-in" if authorization else b"anonymous",
         scope["method"].encode(),
         # HTTPS or not changes the security headers (HSTS) and whether the answer is a redirect.
         scope.get("scheme", "http").encode(),
@@ -73,7 +129,20 @@ def replay_key(scope: Scope, body: bytes) -> str | None:
     ):
         digest.update(part + b"\n")
     digest.update(body)
-    return digest.hexdigest()
+    return digest.hexdigest(), authorization[0].decode("latin-1") if authorization else None
+
+
+def viewer_answer_key(key: str, viewer: auth.Verified) -> str | None:
+    """The key of a request's answer to one viewer: the user, the generation of their data, the model."""
+    if viewer.generation is None:
+        return None
+    return f"{key}:{viewer.user.pk}:{viewer.generation}:{loaded_version()}"
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    return any(
+        name.lower() == b"accept-encoding" and b"gzip" in value.lower() for name, value in scope["headers"]
+    )
 
 
 def _resumed(head: bytes, receive: Receive, more_body: bool = True) -> Receive:
@@ -116,19 +185,43 @@ class ReplayMiddleware:
                 await self.app(scope, _resumed(b"".join(chunks), receive), send)
                 return
         body = b"".join(chunks)
-        key = replay_key(scope, body)
-        kept = response_cache.get_replay(key) if key is not None else None
-        if kept is not None:
-            sent = next((v for n, v in scope["headers"] if n.lower() == b"x-request-id"), b"")
-            # The access line carries the id the client gets, as RequestLogMiddleware's does.
-            request_id = request_id_var.set(request_id_for(sent.decode("latin-1")))
-            try:
-                await self._send(kept, request_id_var.get().encode(), send)
-                log_access(scope["method"], scope["path"], kept.status, started)
-            finally:
-                request_id_var.reset(request_id)
+        keyed = replay_key(scope, body)
+        if keyed is None:
+            await self._record(scope, body, receive, send, None)
             return
-        await self._record(scope, body, receive, send, key)
+        key, authorization = keyed
+        if authorization is None:
+            kept = response_cache.get_replay(key)
+            if isinstance(kept, Response):
+                await self._replay(kept, scope, send, started)
+                return
+            await self._record(scope, body, receive, send, key)
+            return
+        viewer = await auth.verify(authorization)
+        answer_key = viewer_answer_key(key, viewer) if viewer is not None else None
+        if viewer is not None:
+            kept = response_cache.get_viewer_answer(answer_key) if answer_key is not None else None
+            spliced = response_cache.get_replay(key)
+            if kept is None and isinstance(spliced, SplicedResponse) and viewer.state is not None:
+                kept = spliced.for_viewer(viewer.state)
+            if kept is not None:
+                await self._replay(kept, scope, send, started)
+                return
+        token = auth.verified.set(viewer)
+        try:
+            await self._record(scope, body, receive, send, key, True, viewer, answer_key)
+        finally:
+            auth.verified.reset(token)
+
+    async def _replay(self, kept: Response, scope: Scope, send: Send, started: float) -> None:
+        sent = next((v for n, v in scope["headers"] if n.lower() == b"x-request-id"), b"")
+        # The access line carries the id the client gets, as RequestLogMiddleware's does.
+        request_id = request_id_var.set(request_id_for(sent.decode("latin-1")))
+        try:
+            await self._send(kept, request_id_var.get().encode(), send)
+            log_access(scope["method"], scope["path"], kept.status, started)
+        finally:
+            request_id_var.reset(request_id)
 
     @staticmethod
     async def _send(kept: Response, request_id: bytes, send: Send) -> None:
@@ -136,7 +229,17 @@ class ReplayMiddleware:
         await send({"type": "http.response.start", "status": kept.status, "headers": headers})
         await send({"type": "http.response.body", "body": kept.body, "more_body": False})
 
-    async def _record(self, scope: Scope, body: bytes, receive: Receive, send: Send, key: str | None) -> None:
+    async def _record(
+        self,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+        key: str | None,
+        signed_in: bool = False,
+        viewer: auth.Verified | None = None,
+        answer_key: str | None = None,
+    ) -> None:
         replay_receive = _resumed(body, receive, more_body=False)
         if key is None:
             await self.app(scope, replay_receive, send)
@@ -151,9 +254,9 @@ class ReplayMiddleware:
             elif message["type"] == "http.response.body":
                 parts.append(message.get("body", b""))
                 # Kept as the last byte leaves, before the request hands back its connections.
-                if not message.get("more_body", False) and current.kept and start.get("status") == 200:
+                if not message.get("more_body", False) and start.get("status") == 200:
                     headers = tuple((bytes(n), bytes(v)) for n, v in start.get("headers", []))
-                    response_cache.put_replay(key, Response(200, headers, b"".join(parts)))
+                    self._keep(scope, signed_in, key, viewer, answer_key, current, headers, b"".join(parts))
             await send(message)
 
         token = response_cache.recording.set(current)
@@ -161,3 +264,33 @@ class ReplayMiddleware:
             await self.app(scope, replay_receive, recording_send)
         finally:
             response_cache.recording.reset(token)
+
+    @staticmethod
+    def _keep(
+        scope: Scope,
+        signed_in: bool,
+        key: str,
+        viewer: auth.Verified | None,
+        answer_key: str | None,
+        current: response_cache.Recording,
+        headers: tuple[tuple[bytes, bytes], ...],
+        body: bytes,
+    ) -> None:
+        """Keeps what the view said may be replayed of the 200 response just sent."""
+        if not signed_in:
+            if current.kept:
+                response_cache.put_replay(key, Response(200, headers, body))
+            return
+        # A template holds nothing of the viewer's; an answer to one is kept only for a verified token.
+        if viewer is not None and current.viewer_answer_of == viewer.user.pk and answer_key is not None:
+            response_cache.put_viewer_answer(answer_key, Response(200, headers, body))
+        template = current.template
+        if template is None:
+            return
+        shortest, longest = template.lengths()
+        compressed = (b"content-encoding", b"gzip") in ((n.lower(), v) for n, v in headers)
+        if longest >= GZIP_FROM and (shortest < GZIP_FROM or (not compressed and _accepts_gzip(scope))):
+            # Gzip compresses some fills but not others, or it did not pay for this body: Django decides.
+            return
+        plain = tuple((n, v) for n, v in headers if n.lower() != b"content-length")
+        response_cache.put_replay(key, SplicedResponse(200, plain, template, compressed))

@@ -16,11 +16,13 @@ and a POST with the query text all find the same kept answer.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 from django.conf import settings
@@ -28,17 +30,25 @@ from django.conf import settings
 from movies import metrics
 from schema.http import Answer
 
+if TYPE_CHECKING:
+    from schema.viewer_fields import Template
+
 # Bytes of answers one process keeps, and the largest answer worth keeping.
 MAX_BYTES = 32 * 1024 * 1024
 MAX_ANSWER = 512 * 1024
+# How long a signed-in answer that depends only on the generation of the viewer's data (and the
+# recommender's model) is replayed: its key holds both, so this bounds staleness from the catalog only.
+VIEWER_ANSWER_SECONDS = 60.0
 
 _lock = threading.Lock()
 
 
 class _BodySizedCache:
-    """A TTLCache of values with a ``body``, sized in bytes, made on first use with the settings then."""
+    """A TTLCache of values with a ``size`` in bytes, made on first use with the settings then."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float | None = None) -> None:
+        # None: GRAPHQL_RESPONSE_CACHE_SECONDS; either way off when that setting is.
+        self._seconds = seconds
         self._cache: TTLCache[str, Any] | None = None
 
     def get(self) -> TTLCache[str, Any] | None:
@@ -48,8 +58,8 @@ class _BodySizedCache:
             if self._cache is None:
                 self._cache = TTLCache(
                     maxsize=MAX_BYTES,
-                    ttl=settings.GRAPHQL_RESPONSE_CACHE_SECONDS,
-                    getsizeof=lambda value: len(value.body),
+                    ttl=self._seconds or settings.GRAPHQL_RESPONSE_CACHE_SECONDS,
+                    getsizeof=_size,
                 )
             return self._cache
 
@@ -58,19 +68,31 @@ class _BodySizedCache:
             self._cache = None
 
 
+def _size(value: Any) -> int:
+    size = getattr(value, "size", None)
+    return size if isinstance(size, int) else len(value.body)
+
+
 _entries = _BodySizedCache()
 
 
 @dataclass
 class Recording:
-    """Set by schema.replay around one request: whether the view kept a freshly executed answer."""
+    """Set by schema.replay around one request: what of the view's answer may be replayed."""
 
+    # Anonymous: the view kept a freshly executed answer.
     kept: bool = False
+    # Signed in: the answer's template (schema.viewer_fields), the same for every viewer.
+    template: Template | None = None
+    # Signed in: the answer depends on nothing but this user's data (and the recommender's model).
+    viewer_answer_of: int | None = None
 
 
 recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar("replay_recording", default=None)
 # Whole HTTP responses (schema.replay), kept exactly as long as the answers they carry.
 _replays = _BodySizedCache()
+# Whole HTTP responses of one viewer (schema.replay), by their user, generation and model.
+_viewer_answers = _BodySizedCache(VIEWER_ANSWER_SECONDS)
 
 
 def _cache() -> TTLCache[str, Answer] | None:
@@ -81,30 +103,59 @@ def clear() -> None:
     """Forgets every kept response (tests)."""
     _entries.clear()
     _replays.clear()
+    _viewer_answers.clear()
 
 
-def _replay_cache() -> TTLCache[str, Any] | None:
-    return _replays.get()
-
-
-def get_replay(key: str) -> Any | None:
-    """A kept HTTP response (schema.replay), or None."""
-    replays = _replay_cache()
-    if replays is None:
+def _hit(store: _BodySizedCache, key: str) -> Any | None:
+    cache = store.get()
+    if cache is None:
         return None
     with _lock:
-        response = replays.get(key)
+        response = cache.get(key)
     if response is not None:
         metrics.RESPONSE_CACHE.labels("hit").inc()
     return response
 
 
-def put_replay(key: str, response: Any) -> None:
-    """Keeps the HTTP response of an answer ``put`` just kept: it expires with it."""
-    replays = _replay_cache()
-    if replays is not None and len(response.body) <= MAX_ANSWER:
+def _keep(store: _BodySizedCache, key: str, response: Any) -> None:
+    cache = store.get()
+    if cache is not None and _size(response) <= MAX_ANSWER:
         with _lock:
-            replays[key] = response
+            cache[key] = response
+
+
+def get_replay(key: str) -> Any | None:
+    """A kept HTTP response (schema.replay), or None."""
+    return _hit(_replays, key)
+
+
+def put_replay(key: str, response: Any) -> None:
+    """Keeps the HTTP response of an answer ``put`` just kept (or a signed-in answer's template, which
+    expires with the answer it was made from): it expires with it."""
+    _keep(_replays, key, response)
+
+
+def get_viewer_answer(key: str) -> Any | None:
+    """A kept HTTP response to one viewer (schema.replay), or None."""
+    return _hit(_viewer_answers, key)
+
+
+def put_viewer_answer(key: str, response: Any) -> None:
+    """Keeps the HTTP response to one viewer for ``VIEWER_ANSWER_SECONDS``, under a key naming what it
+    depends on."""
+    _keep(_viewer_answers, key, response)
+
+
+def keep_viewer_answer(user_id: int) -> None:
+    """Marks the answer the view is sending ``user_id`` as theirs to replay (schema.replay records it)."""
+    if (current := recording.get()) is not None:
+        current.viewer_answer_of = user_id
+
+
+def keep_template(made: Template) -> None:
+    """Hands the template of the signed-in answer the view is sending to schema.replay."""
+    if (current := recording.get()) is not None:
+        current.template = made
 
 
 def key_for(
@@ -138,12 +189,15 @@ def get(key: str) -> Answer | None:
     return content
 
 
-def put(key: str, answer: Answer) -> None:
-    """Keeps a successful answer; one with errors is not kept."""
+def put(key: str, answer: Answer) -> Answer | None:
+    """Keeps a successful answer, and returns it as kept (with its ``kept_until``); one with errors
+    is not kept (None)."""
     cache = _cache()
     if cache is None or answer.has_errors or len(answer.body) > MAX_ANSWER:
-        return
+        return None
+    kept = dataclasses.replace(answer, kept_until=time.monotonic() + cache.ttl)
     with _lock:
-        cache[key] = answer
+        cache[key] = kept
     if (current := recording.get()) is not None:
         current.kept = True
+    return kept

@@ -10,6 +10,9 @@ answers that one as it answers an anonymous query (schema.response_cache keeps
 it, so it usually does not execute), reads the viewer's state of every movie in
 it with one query per kind, and ``splice`` rebuilds the original answer in the
 original field order: the same bytes as executing it (tests compare them).
+``template`` encodes that answer once with holes where the viewer's values go,
+so the next viewers' answers are its bytes filled in (``Template.fill``),
+with no decoding, splicing or encoding; schema.replay fills it before Django.
 
 Anything else (fragments, directives, interfaces or unions on the way, ``me``,
 ``recommendations``, a mutation, an invalid or too large document) is not
@@ -19,9 +22,12 @@ split, and executes as usual.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import json
+import re
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from graphql import (
@@ -39,7 +45,7 @@ from graphql import (
 )
 
 MOVIE_TYPE = "Movie"
-# GraphQL field -> the kind of viewer state it reads (accounts.services.viewer_state).
+# GraphQL field -> the kind of viewer state it reads (accounts.viewer_state).
 VIEWER_FIELDS = {"isFavorite": "favorite", "inWatchlist": "watchlist", "myRating": "rating"}
 VIEWER_ROOTS = frozenset({"me", "recommendations"})
 ID_ALIAS = "_viewerMovieId"
@@ -177,40 +183,83 @@ def split(schema: GraphQLSchema, query: str, operation_name: str | None) -> Spli
     return Split(print_ast(stripped), root, frozenset(kinds))
 
 
-def movie_ids(level: Level, data: Any) -> Iterator[int]:
-    """The ids of every movie of ``data`` whose selection has viewer fields."""
+class State(Protocol):
+    """The viewer's values (accounts.viewer_state.ViewerState)."""
+
+    def value(self, kind: str, movie_id: Any) -> bool | float | None: ...
+
+
+ViewerValue = Callable[[str, Any], Any]
+
+
+def splice(level: Level, data: Any, value: ViewerValue) -> Any:
+    """The original answer: ``data`` (the split query's) with ``value(kind, movie_id)`` for each viewer
+    field, in the original order."""
     if isinstance(data, list):
-        for item in data:
-            yield from movie_ids(level, item)
-        return
-    if not isinstance(data, dict):
-        return
-    if level.id_key is not None and isinstance(data.get(level.id_key), int):
-        yield data[level.id_key]
-    for field in level.fields:
-        if field.child is not None:
-            yield from movie_ids(field.child, data.get(field.key))
-
-
-def _viewer_value(kind: str, state: dict[str, Any], movie_id: Any) -> Any:
-    if kind == "rating":
-        return state["rating"].get(movie_id)
-    return movie_id in state[kind]
-
-
-def splice(level: Level, data: Any, state: dict[str, Any]) -> Any:
-    """The original answer: ``data`` (the split query's) with the viewer's fields, in the original order."""
-    if isinstance(data, list):
-        return [splice(level, item, state) for item in data]
+        return [splice(level, item, value) for item in data]
     if not isinstance(data, dict):
         return data
     movie_id = data.get(level.id_key) if level.id_key is not None else None
     out: dict[str, Any] = {}
     for field in level.fields:
         if field.viewer is not None:
-            out[field.key] = _viewer_value(field.viewer, state, movie_id)
+            out[field.key] = value(field.viewer, movie_id)
         elif field.child is not None:
-            out[field.key] = splice(field.child, data[field.key], state)
+            out[field.key] = splice(field.child, data[field.key], value)
         else:
             out[field.key] = data[field.key]
     return out
+
+
+# A string no answer holds (a NUL and this process's random part), left where a viewer's value goes.
+_HOLE = "\x00viewer-" + secrets.token_hex(8) + "-"
+_HOLES = re.compile(re.escape(json.dumps(_HOLE)[:-1]) + r'(\d+)"')
+
+
+def _encoded(value: Any) -> bytes:
+    if value is True:
+        return b"true"
+    if value is False:
+        return b"false"
+    if value is None:
+        return b"null"
+    return json.dumps(value).encode()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A spliced answer's bytes with holes for the viewer's values: ``parts`` around ``holes``."""
+
+    parts: tuple[bytes, ...]
+    holes: tuple[tuple[str, Any], ...]
+    # When the viewer-independent answer it was made from expires (time.monotonic).
+    expires: float
+
+    def fill(self, state: State) -> bytes:
+        """The answer for the viewer of ``state``: the same bytes as splicing and encoding it."""
+        out = [self.parts[0]]
+        for (kind, movie_id), part in zip(self.holes, self.parts[1:], strict=True):
+            out.append(_encoded(state.value(kind, movie_id)))
+            out.append(part)
+        return b"".join(out)
+
+    def lengths(self) -> tuple[int, int]:
+        """The shortest and the longest answer it fills (the GZip middleware compresses from 200 bytes)."""
+        # true or null (4 bytes), a score such as 4.5 (3); false (5), a score or null (at most 4).
+        fixed = sum(map(len, self.parts))
+        shortest = sum(3 if kind == "rating" else 4 for kind, _ in self.holes)
+        return fixed + shortest, fixed + 5 * len(self.holes)
+
+
+def template(level: Level, data: Any, encode: Callable[[Any], str], expires: float) -> Template | None:
+    """``{"data": splice(...)}`` encoded by ``encode`` once, with holes; None if it cannot be made."""
+    holes: list[tuple[str, Any]] = []
+
+    def hole(kind: str, movie_id: Any) -> str:
+        holes.append((kind, movie_id))
+        return f"{_HOLE}{len(holes) - 1}"
+
+    pieces = _HOLES.split(encode({"data": splice(level, data, hole)}))
+    if pieces[1::2] != [str(index) for index in range(len(holes))]:
+        return None  # an encoder that escapes otherwise: spliced per request instead
+    return Template(tuple(piece.encode() for piece in pieces[0::2]), tuple(holes), expires)

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from cachetools import LRUCache
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
@@ -31,6 +32,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from accounts import auth, services, viewer_state
 from movies.catalog import locale
 from schema import cost, http, operations, persisted_queries, response_cache, viewer_fields
 from schema.context import Context
@@ -38,6 +40,10 @@ from schema.errors import INTERNAL_SERVER_ERROR, coded
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Root fields whose signed-in answer depends on nothing but the viewer's data (its generation) and the
+# recommender's model: schema.replay may replay it to that viewer under a key naming both.
+VIEWER_ANSWER_ROOTS = frozenset({"recommendations"})
 
 ALLOWED_OPERATIONS = {
     "GET": {StrawberryOperationType.QUERY},
@@ -62,6 +68,27 @@ def _retry_after(body: GraphQLHTTPResponse) -> int | None:
 
 
 _in_flight: dict[str, asyncio.Task[Any]] = {}
+# Templates of kept answers (schema.viewer_fields), by the answer's key and the split plan.
+_templates: LRUCache[
+    tuple[str | None, int], tuple[http.Answer, viewer_fields.Split, viewer_fields.Template]
+] = LRUCache(maxsize=1024)
+
+
+def _read_viewer_state(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
+    """The viewer's whole lists, kept in the shared cache; or, for a history too long to keep there,
+    their state among the template's movies (one query per kind)."""
+    whole = viewer_state.load(user_id)
+    if whole is not None:
+        return whole
+    ids = sorted({movie_id for _, movie_id in template.holes if isinstance(movie_id, int)})
+    kinds = {kind for kind, _ in template.holes}
+    among = services.viewer_state(user_id, ids, kinds)
+    return viewer_state.ViewerState(
+        0,
+        frozenset(among.get("favorite", ())),
+        frozenset(among.get("watchlist", ())),
+        among.get("rating", {}),
+    )
 
 
 async def _shared(key: str, make: Callable[[], Awaitable[T]]) -> T:
@@ -77,6 +104,13 @@ async def _shared(key: str, make: Callable[[], Awaitable[T]]) -> T:
 
         task.add_done_callback(forget)
     return await asyncio.shield(task)  # type: ignore[no-any-return]
+
+
+def _public(request: HttpRequest, answer: http.Answer, executed: bool, max_age: int | None) -> http.Answer:
+    """An anonymous GET's answer that every field of allows it: cacheable by anyone for ``max_age``."""
+    if executed and not answer.has_errors and request.method == "GET" and max_age:
+        return dataclasses.replace(answer, cache_control=f"public, max-age={max_age}")
+    return answer
 
 
 class GraphQLView(AsyncGraphQLView[Context, None]):
@@ -129,22 +163,53 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
             )
         if key is not None and (kept := response_cache.get(key)) is not None:
             return http.response(request, kept)
-        answer, executed = await self._execute(request, media_type, query, graphql_request)
+        if key is not None:
+            answer, executed = await self._anonymous(
+                request, media_type, query, graphql_request, key, operation.max_age
+            )
+        else:
+            answer, executed = await self._execute(request, media_type, query, graphql_request)
+            if anonymous:
+                answer = _public(request, answer, executed, operation.max_age)
+        if (
+            not anonymous
+            and operation.roots & VIEWER_ANSWER_ROOTS
+            and operation.roots <= VIEWER_ANSWER_ROOTS | {"__typename"}
+            and executed
+            and not answer.has_errors
+            and answer.status == 200
+            and request.user.is_authenticated
+        ):
+            response_cache.keep_viewer_answer(request.user.pk)
         if executed and to_register:
             persisted_queries.register(to_register, query)
-        if anonymous and executed and not answer.has_errors and request.method == "GET" and operation.max_age:
-            answer = dataclasses.replace(answer, cache_control=f"public, max-age={operation.max_age}")
-        if key is not None:
-            response_cache.put(key, answer)
         return http.response(request, answer)
+
+    async def _anonymous(
+        self,
+        request: HttpRequest,
+        media_type: str,
+        query: str,
+        graphql_request: http.GraphQLRequest,
+        key: str,
+        max_age: int | None,
+        context: Context | None = None,
+    ) -> tuple[http.Answer, bool]:
+        """An anonymous query's answer, kept; executed once for all the requests asking for ``key``
+        meanwhile (a burst after the kept answer expired, a cold start)."""
+
+        async def execute() -> tuple[http.Answer, bool]:
+            answer, executed = await self._execute(request, media_type, query, graphql_request, context)
+            answer = _public(request, answer, executed, max_age)
+            return response_cache.put(key, answer) or answer, executed
+
+        return await _shared(key, execute)
 
     async def _spliced(
         self, request: HttpRequest, media_type: str, query: str, graphql_request: http.GraphQLRequest
     ) -> http.Answer | None:
         """A signed-in catalog query answered from its viewer-independent answer (schema.viewer_fields),
         or None to execute it as it is."""
-        from accounts import services
-
         schema = self.schema._schema
         plan = viewer_fields.split(schema, query, graphql_request.operation_name)
         if plan is None:
@@ -166,39 +231,53 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
         kept = response_cache.get(key) if key is not None else None
         if kept is None:
             anonymous = Context(request=request, response=context.response)
-
-            async def execute() -> http.Answer | None:
+            if key is not None:
+                max_age = operations.describe(schema, plan.query, graphql_request.operation_name).max_age
+                answer, executed = await self._anonymous(
+                    request, media_type, plan.query, graphql_request, key, max_age, anonymous
+                )
+            else:
                 answer, executed = await self._execute(
                     request, media_type, plan.query, graphql_request, anonymous
                 )
-                if not executed or answer.has_errors or answer.status != 200:
-                    return None
-                if key is not None:
-                    response_cache.put(key, answer)
-                return answer
-
-            # A burst of signed-in home pages after the kept answer expired executes it once.
-            kept = await _shared(key, execute) if key is not None else await execute()
-            if kept is None:
+            if not executed or answer.has_errors or answer.status != 200:
                 return None
+            kept = answer
+        template = self._template(key, plan, kept)
+        if template is None:
+            return None
+        try:
+            state = await self._viewer_state(context.user.pk, template)
+        except DatabaseError:
+            return None  # executed as usual: the viewer's fields fail with their own coded errors
+        response_cache.keep_template(template)
+        return http.Answer(status=200, media_type=media_type, body=template.fill(state), has_errors=False)
+
+    def _template(
+        self, key: str | None, plan: viewer_fields.Split, kept: http.Answer
+    ) -> viewer_fields.Template | None:
+        """The kept answer's template for ``plan``, made once per kept answer."""
+        slot = (key, id(plan))
+        made = _templates.get(slot) if key is not None else None
+        if made is not None and made[0] is kept and made[1] is plan:
+            return made[2]
         body = json.loads(kept.body)
         if set(body) != {"data"}:
             return None
-        ids = sorted(set(viewer_fields.movie_ids(plan.root, body["data"])))
-        if ids:
-            try:
-                state = await sync_to_async(services.viewer_state)(context.user.pk, ids, set(plan.kinds))
-            except DatabaseError:
-                return None  # executed as usual: the viewer's fields fail with their own coded errors
-        else:
-            state = {kind: {} if kind == "rating" else set() for kind in plan.kinds}
-        data = viewer_fields.splice(plan.root, body["data"], state)
-        return http.Answer(
-            status=200,
-            media_type=media_type,
-            body=self.encode_json_string({"data": data}).encode(),
-            has_errors=False,
-        )
+        template = viewer_fields.template(plan.root, body["data"], self.encode_json_string, kept.kept_until)
+        if template is not None and key is not None:
+            _templates[slot] = (kept, plan, template)
+        return template
+
+    @staticmethod
+    async def _viewer_state(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
+        """The viewer's lists: as schema.replay read them with the token, else from the database."""
+        known = auth.verified.get()
+        if known is not None and known.user.pk == user_id and known.state is not None:
+            return known.state
+        if not template.holes:
+            return viewer_state.ViewerState(0, frozenset(), frozenset(), {})
+        return await sync_to_async(_read_viewer_state)(user_id, template)
 
     async def _execute(
         self,

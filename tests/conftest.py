@@ -131,6 +131,18 @@ def local_catalog(settings: Any) -> Iterator[None]:
 
 
 @pytest.fixture
+def catalog_rows(transactional_db: None, local_catalog: None) -> None:
+    """For a transactional test that reads the catalog: the bundled catalog in the database, loaded again
+    when an earlier transactional test's flush emptied the tables."""
+    from django.core.management import call_command
+
+    from movies.models import Movie
+
+    if not Movie.objects.exists():
+        call_command("load_catalog", verbosity=0)
+
+
+@pytest.fixture
 def tmdb_catalog(settings: Any, fake_tmdb: Any) -> Iterator[Any]:  # noqa: F811
     """Live-TMDb mode pointed at the fake TMDb server; yields the server."""
     from movies.catalog import reads

@@ -638,8 +638,8 @@ def test_a_signed_in_catalog_query_is_spliced_into_the_same_bytes_as_executing_i
     viewer: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from accounts import services
     from schema import viewer_fields
+    from schema.views import GraphQLView
 
     def post() -> Any:
         return client.post(
@@ -649,11 +649,19 @@ def test_a_signed_in_catalog_query_is_spliced_into_the_same_bytes_as_executing_i
             headers={"Authorization": f"JWT {viewer}"},
         )
 
-    spliced_calls = []
-    original_state = services.viewer_state
-    monkeypatch.setattr(services, "viewer_state", lambda *a: spliced_calls.append(a) or original_state(*a))
+    executed: list[str] = []
+    original_execute = GraphQLView._execute
+    monkeypatch.setattr(
+        GraphQLView,
+        "_execute",
+        lambda self, request, media_type, text, *a: (
+            executed.append(text) or original_execute(self, request, media_type, text, *a)
+        ),
+    )
     spliced, again = post(), post()
-    assert spliced_calls or "999999999" in query  # an unknown movie has no viewer fields to read
+    # Only the viewer-independent query executed: the viewer's fields were spliced in.
+    assert len(executed) == 1
+    assert not any(name in executed[0] for name in viewer_fields.VIEWER_FIELDS)
     with monkeypatch.context() as off:
         off.setattr(viewer_fields, "split", lambda *a: None)
         executed = post()
@@ -675,6 +683,224 @@ def test_a_change_of_the_viewers_lists_shows_at_once_in_a_spliced_answer(gql: Gr
         "isFavorite": True,
         "myRating": 5.0,
     }
+
+
+def test_a_burst_of_one_anonymous_query_executes_it_once(
+    monkeypatch: pytest.MonkeyPatch, transactional_db: None, local_catalog: None
+) -> None:
+    """As after a cold start or the kept answer's expiry: the requests that arrive meanwhile share it."""
+    import asyncio
+
+    from backend.asgi import application
+    from schema.views import GraphQLView
+
+    executed: list[str] = []
+    original_execute = GraphQLView._execute
+
+    async def slow_execute(self: Any, request: Any, media_type: str, text: str, *a: Any) -> Any:
+        executed.append(text)
+        await asyncio.sleep(0.2)  # an upstream call's worth: the others arrive meanwhile
+        return await original_execute(self, request, media_type, text, *a)
+
+    monkeypatch.setattr(GraphQLView, "_execute", slow_execute)
+    body = b'{"query": "{ genres { id name } }"}'
+    headers = [*REPLAY_HOST, (b"content-type", b"application/json")]
+
+    async def burst() -> list[tuple[int, dict[str, str], bytes]]:
+        return await asyncio.gather(
+            *(asgi_call(application, "POST", "/graphql", body, headers) for _ in range(5))
+        )
+
+    answers = asyncio.run(burst())
+    assert executed == ["{ genres { id name } }"]
+    assert {answer[0] for answer in answers} == {200}
+    assert len({answer[2] for answer in answers}) == 1
+
+
+# --- signed-in answers replayed before Django: templates filled per viewer, one viewer's own answers ---
+
+HOME = SPLICED[0][0]
+MOVIE = SPLICED[1]
+# A movie page long enough to be gzipped (Django's GZip middleware leaves bodies under 200 bytes).
+MOVIE_PAGE = (
+    "query M($id: Int!) { movie(id: $id) { id title overview isFavorite myRating inWatchlist genres { id } } }",
+    {"id": 155},
+)
+
+
+def _signed_in(token: str, *extra: tuple[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    return [
+        *REPLAY_HOST,
+        (b"content-type", b"application/json"),
+        (b"authorization", f"JWT {token}".encode()),
+        *extra,
+    ]
+
+
+def _account(
+    gql: GraphQL, name: str, favorites: tuple[int, ...], rating: tuple[int, float] | None = None
+) -> str:
+    """A user with these favorites (and a rating), whose shared-cache entry is settled; their token."""
+    from django.core.cache import cache
+
+    from accounts import tokens, user_cache, viewer_state
+    from accounts.models import User
+
+    user = User.objects.create_user(name, f"{name}@example.com", "a-long-passphrase")
+    token = tokens.issue(user).token
+    for movie_id in favorites:
+        gql("mutation($id: Int!) { addFavorite(movieId: $id) { id } }", {"id": movie_id}, token=token).ok()
+    if rating is not None:
+        gql(
+            "mutation($id: Int!, $s: Float!) { rateMovie(movieId: $id, score: $s) { score } }",
+            {"id": rating[0], "s": rating[1]},
+            token=token,
+        ).ok()
+    cache.delete(user_cache.key(user.pk))  # as SETTLE seconds after the account's creation
+    # As their first signed-in requests do: the user's entry and lists in the shared cache.
+    gql("{ me { id } }", token=token).ok()
+    viewer_state.load(user.pk)
+    return token
+
+
+def _post(
+    query: str, variables: dict[str, Any] | None, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, dict[str, str], bytes]:
+    import asyncio
+
+    from backend.asgi import application
+
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    return asyncio.run(asgi_call(application, "POST", "/graphql", body, headers))
+
+
+def _executed(
+    query: str, variables: dict[str, Any] | None, token: str, monkeypatch: pytest.MonkeyPatch
+) -> bytes:
+    """The answer as executing the whole query gives it (no split, nothing replayed)."""
+    from schema import replay, viewer_fields
+
+    with monkeypatch.context() as off:
+        off.setattr(viewer_fields, "split", lambda *a: None)
+        off.setattr(replay, "replay_key", lambda *a: None)
+        status, _, body = _post(query, variables, _signed_in(token))
+    assert status == 200
+    return body
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "encoding"), [(HOME, None, None), (*MOVIE_PAGE, b"gzip"), (*MOVIE, b"gzip")]
+)
+def test_a_signed_in_catalog_answer_is_filled_before_django_for_every_viewer(
+    query: str,
+    variables: dict[str, Any] | None,
+    encoding: bytes | None,
+    gql: GraphQL,
+    monkeypatch: pytest.MonkeyPatch,
+    catalog_rows: None,
+    redis_cache: None,
+) -> None:
+    top = gql("{ popularMovies(page: 1) { results { id } } }").ok()["popularMovies"]["results"]
+    alice = _account(gql, "alice", (155, top[0]["id"]), (155, 4.5))
+    bob = _account(gql, "bob", (550, top[2]["id"]))
+    extra = [(b"accept-encoding", encoding)] if encoding else []
+    built = _count_django_requests(monkeypatch)
+
+    def plain(answer: tuple[int, dict[str, str], bytes]) -> bytes:
+        assert answer[0] == 200
+        assert int(answer[1]["content-length"]) == len(answer[2])
+        compressed = answer[1].get("content-encoding") == "gzip"
+        body = gzip.decompress(answer[2]) if compressed else answer[2]
+        assert compressed == (bool(encoding) and len(body) >= 200)
+        return body
+
+    first = _post(query, variables, _signed_in(alice, *extra))
+    assert len(built) == 1
+    hops = HopCounter(monkeypatch)
+    for_bob, for_alice = (
+        _post(query, variables, _signed_in(bob, *extra)),
+        _post(query, variables, _signed_in(alice, *extra)),
+    )
+    assert len(built) == 1  # neither reached Django
+    assert hops.names == []  # nor a thread: no database
+    assert plain(for_alice) == plain(first) == _executed(query, variables, alice, monkeypatch)
+    assert plain(for_bob) == _executed(query, variables, bob, monkeypatch)
+    assert plain(for_bob) != plain(for_alice)
+    headers = [dict(answer[1]) for answer in (first, for_bob)]
+    for named in headers:
+        del named["x-request-id"], named["content-length"]
+    assert headers[0] == headers[1]
+    assert headers[0]["cache-control"] == "private, no-store"
+
+
+def test_a_change_of_the_viewers_lists_shows_at_once_in_an_answer_filled_before_django(
+    gql: GraphQL,
+    monkeypatch: pytest.MonkeyPatch,
+    catalog_rows: None,
+    redis_cache: None,
+) -> None:
+    alice = _account(gql, "alice", (155,))
+    query, variables = "query M($id: Int!) { movie(id: $id) { id title isFavorite myRating } }", {"id": 27205}
+    _post(query, variables, _signed_in(alice))
+    assert json.loads(_post(query, variables, _signed_in(alice))[2])["data"]["movie"]["isFavorite"] is False
+    gql(
+        "mutation { addFavorite(movieId: 27205) { id } rateMovie(movieId: 27205, score: 5) { score } }",
+        token=alice,
+    ).ok()
+    assert json.loads(_post(query, variables, _signed_in(alice))[2])["data"]["movie"] == {
+        "id": 27205,
+        "title": "Inception",
+        "isFavorite": True,
+        "myRating": 5.0,
+    }
+
+
+def test_a_token_the_shared_cache_cannot_vouch_for_is_never_answered_before_django(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from accounts import tokens
+    from accounts.models import User
+
+    alice, bob = _account(gql, "alice", (155,)), _account(gql, "bob", (155,))
+    query, variables = MOVIE
+    for token in (alice, bob):
+        _post(query, variables, _signed_in(token))
+    built = _count_django_requests(monkeypatch)
+    assert json.loads(_post(query, variables, _signed_in(alice))[2])["data"]["movie"]["isFavorite"] is True
+    assert len(built) == 0  # answered before Django, as long as the cache vouches for the token
+    forged = alice[:-4] + ("AAAA" if not alice.endswith("AAAA") else "BBBB")
+    tokens.revoke_all(User.objects.get(username="alice").pk)
+    deactivated = User.objects.get(username="bob")
+    deactivated.is_active = False
+    deactivated.save()
+    for token in (forged, alice, bob):
+        status, _, body = _post(query, variables, _signed_in(token))
+        # Django's answer to a token it does not accept: the viewer's fields as for anyone (no sign-in).
+        assert (status, json.loads(body)["data"]["movie"]["isFavorite"]) == (200, False)
+    assert len(built) == 3
+
+
+def test_recommendations_are_replayed_to_their_viewer_until_their_data_changes(
+    gql: GraphQL,
+    monkeypatch: pytest.MonkeyPatch,
+    catalog_rows: None,
+    redis_cache: None,
+) -> None:
+    alice = _account(gql, "alice", (155, 27205))
+    bob = _account(gql, "bob", (19995,))
+    query = "{ recommendations(limit: 5) { score reasons movie { id title } } }"
+    built = _count_django_requests(monkeypatch)
+    first = _post(query, None, _signed_in(alice))
+    again = _post(query, None, _signed_in(alice))
+    assert len(built) == 1
+    assert again[2] == first[2]
+    for_bob = _post(query, None, _signed_in(bob))
+    assert len(built) == 2  # another viewer: their own answer
+    assert for_bob[2] != first[2]
+    gql("mutation { addFavorite(movieId: 550) { id } }", token=alice).ok()
+    changed = _post(query, None, _signed_in(alice))
+    assert len(built) == 3  # a new generation of alice's data: executed again
+    assert 550 not in [item["movie"]["id"] for item in json.loads(changed[2])["data"]["recommendations"]]
 
 
 @pytest.mark.parametrize(

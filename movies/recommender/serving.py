@@ -646,6 +646,14 @@ def get_recommender() -> Recommender:
     return _recommender
 
 
+def loaded_version() -> str:
+    """The version of the models this process serves now, without loading or checking for newer ones
+    (which touch the database): "none" until they are loaded."""
+    recommender = _recommender
+    current = recommender._snapshot if recommender is not None else None
+    return current.version if current is not None else "none"
+
+
 def forget() -> None:
     """Drops this process's models; the next use loads them afresh (tests)."""
     global _recommender

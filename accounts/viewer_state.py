@@ -1,0 +1,125 @@
+"""The viewer's lists (favorites, watchlist, ratings) in the shared cache, for one generation of them.
+
+A signed-in catalog query needs, for every movie of its answer, whether the
+viewer keeps it and how they rated it (schema.viewer_fields). Reading that
+from the database costs each request a thread hop and a query; here the whole
+of the three lists is one entry, ``viewer:state:<id>``, stamped with the
+generation of the user's data it was read at (movies.catalog.cache_policy:
+every change of a favorite, watchlist entry, rating, preference or dismissal
+sets a new one, now and again at commit). An entry is used only while its
+stamp is the current generation, so it never needs dropping: a reader that
+read the rows before a change stamped them with the generation before it.
+
+Only with Redis (like accounts.user_cache), and only for lists of at most
+``MAX_ITEMS`` rows: a larger history is asked of the database per request,
+among the movies of the answer, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+
+from accounts import user_cache
+from accounts.models import Favorite, Rating, WatchlistEntry
+from movies.catalog import cache_policy
+
+TTL = 3600
+MAX_ITEMS = 5000
+KINDS = ("favorite", "watchlist", "rating")
+
+
+@dataclass(frozen=True)
+class ViewerState:
+    """What one viewer keeps: the movie ids of two lists and their ratings, as of ``generation``."""
+
+    generation: int
+    favorite: frozenset[int]
+    watchlist: frozenset[int]
+    rating: Mapping[int, float]
+
+    def value(self, kind: str, movie_id: Any) -> bool | float | None:
+        """The viewer field of ``kind`` for ``movie_id``: on the list or not, or the score (None: unrated)."""
+        if kind == "rating":
+            return self.rating.get(movie_id)
+        return movie_id in (self.favorite if kind == "favorite" else self.watchlist)
+
+
+def key(user_id: int) -> str:
+    """The cache key of a viewer's entry (before the cache's prefix and version)."""
+    return f"viewer:state:{user_id}"
+
+
+def generation_key(user_id: int) -> str:
+    """The cache key of the generation of a user's data (movies.catalog.cache_policy)."""
+    return cache_policy.recommendations_generation_key(user_id)
+
+
+def parse_generation(raw: bytes | str | int | None) -> int | None:
+    """A generation as Redis holds it (django-redis keeps integers as plain digits), or None."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse(raw: bytes | str | Mapping[str, Any] | None, generation: int | None) -> ViewerState | None:
+    """The entry ``raw`` (JSON, or already decoded) when it was read at ``generation``, else None."""
+    if raw is None or generation is None:
+        return None
+    try:
+        entry = json.loads(raw) if isinstance(raw, bytes | str) else raw
+        if not isinstance(entry, Mapping) or entry.get("g") != generation:
+            return None
+        return ViewerState(
+            generation=generation,
+            favorite=frozenset(int(movie_id) for movie_id in entry["favorite"]),
+            watchlist=frozenset(int(movie_id) for movie_id in entry["watchlist"]),
+            rating={int(movie_id): float(score) for movie_id, score in entry["rating"]},
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def current_generation(user_id: int) -> int:
+    """The generation of the user's data, set now if the cache had none (it was evicted or never set):
+    a missing one reads as 0, which an entry stamped before an eviction may also carry."""
+    gen_key = generation_key(user_id)
+    generation = parse_generation(cache.get(gen_key))
+    if generation is None:
+        cache.add(gen_key, time.time_ns(), timeout=None)
+        generation = parse_generation(cache.get(gen_key))
+    return generation or 0
+
+
+def load(user_id: int) -> ViewerState | None:
+    """The viewer's lists read from the database and kept in the cache; None when they are longer than
+    ``MAX_ITEMS`` (or there is no Redis to keep them in): the caller reads among its movies instead."""
+    if not user_cache.enabled():
+        return None
+    # The generation first: a change committed after this read sets a newer one.
+    generation = current_generation(user_id)
+    favorites = list(
+        Favorite.objects.filter(user_id=user_id).values_list("movie_id", flat=True)[: MAX_ITEMS + 1]
+    )
+    watchlist = list(
+        WatchlistEntry.objects.filter(user_id=user_id).values_list("movie_id", flat=True)[: MAX_ITEMS + 1]
+    )
+    ratings = list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "score")[: MAX_ITEMS + 1])
+    if len(favorites) + len(watchlist) + len(ratings) > MAX_ITEMS:
+        return None
+    entry = {
+        "g": generation,
+        "favorite": sorted(favorites),
+        "watchlist": sorted(watchlist),
+        "rating": sorted([movie_id, float(score)] for movie_id, score in ratings),
+    }
+    cache.set(key(user_id), entry, TTL)
+    return parse(entry, generation)
