@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
+
+logger = logging.getLogger(__name__)
 
 LOCK_DIR = Path(settings.BASE_DIR) / "var" / "locks"
 
@@ -54,3 +57,31 @@ def exclusive(name: str, timeout: float) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def one_at_a_time(name: str, timeout: float, wait: float) -> Iterator[bool]:
+    """Yields True holding the lock ``name`` once it is free (waiting ``wait`` seconds at most), else
+    False: for work any process may do, where one at a time saves the rest doing it (they find its
+    result when they get the lock). Only with Redis; without, and when Redis fails, it yields False
+    at once and the caller's own in-process single flight is all there is.
+    """
+    if not settings.REDIS_URL:
+        yield False
+        return
+    from django_redis import get_redis_connection
+
+    lock = get_redis_connection("default").lock(
+        f"{settings.CACHE_KEY_PREFIX}:lock:{name}", timeout=timeout, sleep=0.02, blocking_timeout=wait
+    )
+    try:
+        held = lock.acquire()
+    except RedisError:
+        logger.warning("could not take the lock %s; going on without it", name, exc_info=True)
+        held = False
+    try:
+        yield held
+    finally:
+        if held:
+            with contextlib.suppress(LockError, RedisError):
+                lock.release()

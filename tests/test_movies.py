@@ -497,6 +497,36 @@ def test_concurrent_misses_of_one_key_compute_once() -> None:
     assert results.count({1: 2, 2: 4}) == 6
 
 
+def test_processes_missing_one_key_at_once_ask_the_source_once(redis_cache: None) -> None:
+    """The workers of a cold start: each past its own in-process single flight, one fills the key."""
+    import threading
+    import time
+
+    from movies.catalog import cache_policy
+
+    calls: list[int] = []
+
+    def slow_compute() -> dict[str, int]:
+        calls.append(1)
+        time.sleep(0.3)
+        return {"value": 7}
+
+    results: list[object] = []
+    # _compute_one is what a process runs once its own KeyLocks let it: threads stand for processes.
+    workers = [
+        threading.Thread(
+            target=lambda: results.append(cache_policy._compute_one("list", "test:cold", slow_compute))
+        )
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert calls == [1]
+    assert results == [{"value": 7}] * 4
+
+
 def test_unknown_ids_are_remembered_so_tmdb_is_asked_once(gql: GraphQL, tmdb_catalog: Any) -> None:
     assert gql("{ movie(id: 424242424) { id } }").ok() == {"movie": None}
     reads.forget_local()

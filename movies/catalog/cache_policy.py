@@ -20,6 +20,7 @@ from typing import Any, Literal
 from django.conf import settings
 from django.core.cache import cache
 
+from backend import locks
 from backend.errors import UpstreamUnavailable
 from movies import metrics
 
@@ -67,6 +68,10 @@ MISSING = {"missing": True}
 # After the source fails for a key, requests for it go straight to the stale
 # copy (or the error) this long, instead of each waiting out the timeouts again.
 FAILURE_BACKOFF = 30
+# How long another process waits for the one filling a key before it asks the source itself, and
+# how long the lock outlives a filler that died (longer than one upstream call with its retries).
+FILL_WAIT_SECONDS = 3.0
+FILL_LOCK_SECONDS = 60.0
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9:._-]{0,100}$")
 # Bumped when the shape of a cached value changes (2: movie details with companies, countries, languages).
 SCHEMA_VERSION = 2
@@ -174,6 +179,12 @@ def get_or_compute(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any
 
 
 def _compute_one(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
+    # And across processes: the workers of a cold start all miss the same keys at once.
+    with locks.one_at_a_time(f"fill:{key}", timeout=FILL_LOCK_SECONDS, wait=FILL_WAIT_SECONDS):
+        return _compute_held(kind, key, compute)
+
+
+def _compute_held(kind: CacheKind, key: str, compute: Callable[[], Any]) -> Any:
     found = cache.get_many([key, _failed(key)])  # stored by whoever held the lock before us?
     if key in found:
         metrics.cache_hit(kind)
