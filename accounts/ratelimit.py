@@ -77,6 +77,16 @@ def _key(*parts: str) -> str:
     return f"rl:{parts[0]}:{digest}"
 
 
+def _add(key: str, delta: int, timeout: int) -> int:
+    """Adds ``delta`` to the count at ``key``, which lasts ``timeout`` seconds more; ValueError if it is gone."""
+    value = cache.incr(key, delta)
+    if not settings.REDIS_URL:
+        # Django's file cache increments by writing the count again for its default 300 s,
+        # which forgot an hourly window's count after five quiet minutes; Redis's INCR keeps the expiry.
+        cache.touch(key, timeout)
+    return value
+
+
 def _count(bucket: str, rate: Rate, increment: bool, now: float) -> float:
     """The bucket's sliding-window count (after counting one more event if ``increment``)."""
     window = int(now // rate.period)
@@ -84,7 +94,7 @@ def _count(bucket: str, rate: Rate, increment: bool, now: float) -> float:
     if increment:
         cache.add(current_key, 0, timeout=2 * rate.period)
         try:
-            current = cache.incr(current_key)
+            current = _add(current_key, 1, 2 * rate.period)
         except ValueError:  # expired between add and incr
             cache.set(current_key, 1, timeout=2 * rate.period)
             current = 1
@@ -95,9 +105,9 @@ def _count(bucket: str, rate: Rate, increment: bool, now: float) -> float:
     return previous * overlap + (current or 0)
 
 
-def _uncount(key: str) -> None:
+def _uncount(key: str, rate: Rate) -> None:
     with contextlib.suppress(ValueError):  # already expired
-        cache.decr(key)
+        _add(key, -1, 2 * rate.period)
 
 
 def _wait(bucket: str, rate: Rate, now: float) -> int:
@@ -138,15 +148,15 @@ def attempt(request: HttpRequest, action: str, account: str) -> None:
     checks = [(_key(action, "pair", address, name), policy.pair)]
     if policy.address:
         checks.append((_key(action, "address", address), policy.address))
-    counted: list[str] = []
+    counted: list[tuple[str, Rate]] = []
     for bucket, setting in checks:
         rate = _rate(setting)
-        counted.append(f"{bucket}:{int(now // rate.period)}")
+        counted.append((f"{bucket}:{int(now // rate.period)}", rate))
         if _count(bucket, rate, increment=True, now=now) > rate.count:
             # A refused attempt is not an attempt: take back what this one counted, so
             # the budget means "at most N in any period" and hammering does not extend it.
-            for key in counted:
-                _uncount(key)
+            for key, counted_rate in counted:
+                _uncount(key, counted_rate)
             raise _refuse(action, bucket, rate, now)
     if policy.account_failures:
         rate = _rate(policy.account_failures)

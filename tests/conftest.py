@@ -5,13 +5,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import cache
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 
 from tests.fake_tmdb import fake_tmdb  # noqa: F401
 
@@ -40,6 +41,33 @@ def redis_cache() -> None:
 
     if not settings.REDIS_URL:
         _unavailable("needs Redis: set REDIS_URL")
+
+
+FILE_CACHE = "django.core.cache.backends.filebased.FileBasedCache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_file_cache() -> Iterator[None]:
+    """The embedded file cache lives in a folder of this run's own, never the checkout's var/cache.
+
+    Every process started in a checkout without CACHE_DIR shares var/cache: `make run`, and any
+    other test run there. Another run's per-test ``cache.clear()`` wiped this one's rate-limit
+    counts mid-test, and its attempts (same address, same names) added to them, so limits came
+    late or early; on a loaded machine, where tests last long enough to overlap, they did. Each
+    run's own folder leaves nobody else to share it with, and the processes the suite starts
+    inherit it through CACHE_DIR.
+    """
+    from django.conf import settings
+
+    with tempfile.TemporaryDirectory(prefix="moviegraph-test-cache-") as folder:
+        default = settings.CACHES["default"]
+        private = {**default, "LOCATION": folder} if default["BACKEND"] == FILE_CACHE else default
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            override_settings(CACHES={**settings.CACHES, "default": private}),
+        ):
+            patch.setenv("CACHE_DIR", folder)
+            yield
 
 
 def clear_caches() -> None:

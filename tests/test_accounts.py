@@ -193,6 +193,22 @@ def test_attackers_elsewhere_cannot_lock_the_owner_out(
     assert gql(LOGIN, {"u": "alice", "p": PASSWORD}, remote_addr="192.0.2.7").ok()["tokenAuth"]["token"]
 
 
+def test_an_hourly_budget_still_counts_after_minutes_without_attempts(
+    gql: GraphQL, alice: dict[str, Any], settings: Any
+) -> None:
+    # The file cache's increment stored each count for its default 300 s, whatever the window:
+    # ten quiet minutes and an hourly budget started afresh.
+    settings.LOGIN_ACCOUNT_RATE_LIMIT = "6/h"
+    start = timezone.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(6):
+            assert gql(LOGIN, {"u": "alice", "p": "guess-123"}, remote_addr="10.0.0.1").codes == [
+                "UNAUTHENTICATED"
+            ]
+        clock.shift(10 * 60)
+        assert gql(LOGIN, {"u": "alice", "p": "guess-123"}, remote_addr="10.0.0.1").codes == ["RATE_LIMITED"]
+
+
 def test_password_checks_of_change_password_and_delete_account_are_limited(
     gql: GraphQL, token: str, settings: Any, frozen_clock: None
 ) -> None:

@@ -263,6 +263,40 @@ def test_metrics_sum_workers_in_multiprocess_mode(
     assert response.status_code == 200
 
 
+def test_another_process_in_the_checkout_shares_no_cache_entry_with_the_suite() -> None:
+    """A process started here outside the suite (`make run`, another test run) gets the
+    checkout's default cache: it must neither see this run's entries nor write into them,
+    or its per-test clears and rate-limit counts reach this run's tests."""
+    import os
+    import uuid
+
+    from django.core.cache import cache
+
+    ours, theirs = f"suite:{uuid.uuid4().hex}", f"elsewhere:{uuid.uuid4().hex}"
+    cache.set(ours, "suite", 60)
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "CACHE_DIR"}}
+    script = (
+        "import sys, django; django.setup(); from django.core.cache import cache; "
+        f"print(cache.get({ours!r})); cache.set({theirs!r}, 'elsewhere', 60); print('set', flush=True); "
+        f"sys.stdin.readline(); cache.delete({theirs!r})"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "backend.settings"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert other.stdout is not None
+    try:
+        seen, written = other.stdout.readline().strip(), other.stdout.readline().strip()
+        assert (seen, written, cache.get(theirs)) == ("None", "set", None)
+    finally:
+        other.communicate("\n", timeout=60)  # it deletes its entry from the checkout's cache
+    assert other.returncode == 0
+
+
 def test_redis_outage_degrades_readiness_but_the_api_still_answers(
     gql: GraphQL, client: Client, settings: Any, db: None
 ) -> None:
