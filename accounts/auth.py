@@ -24,6 +24,7 @@ from accounts import user_cache, viewer_state
 from accounts.models import User
 from accounts.tokens import VERSION_CLAIM
 from accounts.viewer_state import ViewerState
+from backend import single_flight
 from backend.errors import DomainError, NotAuthenticated, TemporarilyUnavailable
 
 logger = logging.getLogger(__name__)
@@ -128,5 +129,24 @@ async def authenticate_request(request: HttpRequest) -> tuple[User | None, Domai
         return cached, None
     if entry is not None and entry[user_cache.VERSION] > token.get(VERSION_CLAIM, 0):
         return None, NotAuthenticated(REVOKED)
-    # No entry, or a token newer than it: the database decides (and refills the entry).
-    return await sync_to_async(_user_for)(token, outdated_entry=entry is not None)
+    # No entry, or a token newer than it: the database decides (and refills the entry), once for all
+    # of this user's requests asking meanwhile with tokens of this version (a page's queries at once).
+    outdated = entry is not None
+    if user_id is None:
+        return await sync_to_async(_user_for)(token, outdated_entry=outdated)
+    found, error = await single_flight.shared(
+        f"auth:{user_id}:{token.get(VERSION_CLAIM, 0)}:{outdated}",
+        lambda: sync_to_async(_entry_for)(token, outdated),
+    )
+    if found is None:
+        return None, error
+    # Each request its own instance: a mutation may change and save its user.
+    user = user_cache.user_from(found)
+    return (
+        (user, None) if user is not None else await sync_to_async(_user_for)(token, outdated_entry=outdated)
+    )
+
+
+def _entry_for(token: AccessToken, outdated_entry: bool) -> tuple[dict[str, Any] | None, DomainError | None]:
+    user, error = _user_for(token, outdated_entry)
+    return (user_cache.snapshot(user) if user is not None else None), error

@@ -11,13 +11,11 @@ type and caching headers. Every request error is a coded JSON body.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from cachetools import LRUCache
@@ -33,13 +31,13 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from accounts import auth, services, viewer_state
+from backend import single_flight
 from movies.catalog import locale
 from schema import cost, http, operations, persisted_queries, response_cache, viewer_fields
 from schema.context import Context
 from schema.errors import INTERNAL_SERVER_ERROR, coded
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # Root fields whose signed-in answer depends on nothing but the viewer's data (its generation) and the
 # recommender's model: schema.replay may replay it to that viewer under a key naming both.
@@ -67,19 +65,15 @@ def _retry_after(body: GraphQLHTTPResponse) -> int | None:
     return max(math.ceil(wait) for wait in numbers) if numbers else None
 
 
-_in_flight: dict[str, asyncio.Task[Any]] = {}
 # Templates of kept answers (schema.viewer_fields), by the answer's key and the split plan.
 _templates: LRUCache[
     tuple[str | None, int], tuple[http.Answer, viewer_fields.Split, viewer_fields.Template]
 ] = LRUCache(maxsize=1024)
 
 
-def _read_viewer_state(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
-    """The viewer's whole lists, kept in the shared cache; or, for a history too long to keep there,
-    their state among the template's movies (one query per kind)."""
-    whole = viewer_state.load(user_id)
-    if whole is not None:
-        return whole
+def _viewer_state_among(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
+    """For a history too long to keep in the shared cache: the viewer's state among the template's
+    movies (one query per kind)."""
     ids = sorted({movie_id for _, movie_id in template.holes if isinstance(movie_id, int)})
     kinds = {kind for kind, _ in template.holes}
     among = services.viewer_state(user_id, ids, kinds)
@@ -89,21 +83,6 @@ def _read_viewer_state(user_id: int, template: viewer_fields.Template) -> viewer
         frozenset(among.get("watchlist", ())),
         among.get("rating", {}),
     )
-
-
-async def _shared(key: str, make: Callable[[], Awaitable[T]]) -> T:
-    """``make()``'s result, computed once for every caller asking for ``key`` meanwhile (per event loop)."""
-    task = _in_flight.get(key)
-    if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-        task = asyncio.ensure_future(make())
-        _in_flight[key] = task
-
-        def forget(done: asyncio.Task[Any]) -> None:
-            if _in_flight.get(key) is done:
-                del _in_flight[key]
-
-        task.add_done_callback(forget)
-    return await asyncio.shield(task)  # type: ignore[no-any-return]
 
 
 def _public(request: HttpRequest, answer: http.Answer, executed: bool, max_age: int | None) -> http.Answer:
@@ -203,7 +182,7 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
             answer = _public(request, answer, executed, max_age)
             return response_cache.put(key, answer) or answer, executed
 
-        return await _shared(key, execute)
+        return await single_flight.shared(key, execute)
 
     async def _spliced(
         self, request: HttpRequest, media_type: str, query: str, graphql_request: http.GraphQLRequest
@@ -277,7 +256,11 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
             return known.state
         if not template.holes:
             return viewer_state.ViewerState(0, frozenset(), frozenset(), {})
-        return await sync_to_async(_read_viewer_state)(user_id, template)
+        # One read of the lists for all of this viewer's requests that need them meanwhile.
+        whole = await single_flight.shared(
+            f"viewer-state:{user_id}", lambda: sync_to_async(viewer_state.load)(user_id)
+        )
+        return whole or await sync_to_async(_viewer_state_among)(user_id, template)
 
     async def _execute(
         self,

@@ -717,6 +717,48 @@ def test_a_burst_of_one_anonymous_query_executes_it_once(
     assert len({answer[2] for answer in answers}) == 1
 
 
+def test_one_viewers_concurrent_requests_read_their_sign_in_and_lists_once(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None
+) -> None:
+    """A page's queries sent at once by one viewer whose sign-in and lists are not in the shared cache."""
+    import asyncio
+    import time
+
+    from django.core.cache import cache
+
+    from accounts import auth, user_cache, viewer_state
+    from accounts.models import User
+
+    token = _account(gql, "alice", (155,))
+    user = User.objects.get(username="alice")
+    cache.delete_many([user_cache.key(user.pk), viewer_state.key(user.pk)])
+    calls: list[str] = []
+
+    def slowly(name: str, original: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            calls.append(name)
+            time.sleep(0.2)  # a slow database: the other requests arrive meanwhile
+            return original(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(auth, "_user_for", slowly("sign-in", auth._user_for))
+    monkeypatch.setattr(viewer_state, "load", slowly("lists", viewer_state.load))
+    query, variables = MOVIE
+    body = json.dumps({"query": query, "variables": variables}).encode()
+
+    async def page() -> list[tuple[int, dict[str, str], bytes]]:
+        from backend.asgi import application
+
+        return await asyncio.gather(
+            *(asgi_call(application, "POST", "/graphql", body, _signed_in(token)) for _ in range(4))
+        )
+
+    answers = asyncio.run(page())
+    assert sorted(calls) == ["lists", "sign-in"]
+    assert {json.loads(answer[2])["data"]["movie"]["isFavorite"] for answer in answers} == {True}
+
+
 # --- signed-in answers replayed before Django: templates filled per viewer, one viewer's own answers ---
 
 HOME = SPLICED[0][0]
