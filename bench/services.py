@@ -195,12 +195,11 @@ class GunicornServer:
             os.killpg(process.pid, signal.SIGKILL)  # the group we created; stray workers included
         process.wait(timeout=5)
 
-    def worker_cpu(self) -> dict[int, float]:
-        """CPU seconds (user + system) used so far by each worker process (children of the master)."""
+    def _workers(self) -> dict[int, Path]:
+        """The worker processes (children of the master): pid -> /proc entry."""
         if self.process is None:
             return {}
-        ticks = os.sysconf("SC_CLK_TCK")
-        usage: dict[int, float] = {}
+        workers: dict[int, Path] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -208,11 +207,32 @@ class GunicornServer:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            # Fields after the parenthesised command: state ppid ... utime(14) stime(15).
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[1]) == self.process.pid:
-                usage[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+            # Fields after the parenthesised command: state ppid ...
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == self.process.pid:
+                workers[int(entry.name)] = entry
+        return workers
+
+    def worker_cpu(self) -> dict[int, float]:
+        """CPU seconds (user + system) used so far by each worker process."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        usage: dict[int, float] = {}
+        for pid, entry in self._workers().items():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                # utime and stime: fields 14 and 15, the 12th and 13th after the command.
+                fields = stat[stat.rindex(")") + 2 :].split()
+                usage[pid] = (int(fields[11]) + int(fields[12])) / ticks
         return usage
+
+    def worker_rss(self) -> dict[int, int]:
+        """Resident memory (bytes) of each worker process now."""
+        resident: dict[int, int] = {}
+        for pid, entry in self._workers().items():
+            with contextlib.suppress(OSError, ValueError):
+                for line in (entry / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        resident[pid] = int(line.split()[1]) * 1024
+        return resident
 
     def remove_log(self) -> None:
         """Delete the log file (call after reading what the report needs)."""

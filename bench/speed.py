@@ -498,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
                 for variant in variants
                 if chosen(args.only, "burst")
             }
+            memory = {v.label: v.server.worker_rss() for v in variants if v.server}
             cold: dict[str, ColdBurst] = {}
             if chosen(args.only, "cold"):
                 fake = start_fake_tmdb()
@@ -567,6 +568,13 @@ def main(argv: list[str] | None = None) -> int:
                 if cold
                 else []
             ),
+            "Worker memory (RSS) after the warm scenarios and bursts: "
+            + "; ".join(
+                f"{label}: {' + '.join(f'{rss / 2**20:.0f}' for rss in resident.values())} MiB"
+                for label, resident in memory.items()
+            )
+            + ".",
+            "",
             f"Server log lines at ERROR level or with a traceback: {len(log_errors)}. "
             f"The run took {time.monotonic() - started:.0f} s.",
         ]

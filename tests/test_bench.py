@@ -482,3 +482,28 @@ def test_only_selects_by_name_prefix() -> None:
     assert chosen("HOME", "Home page, anonymous (replayed)")
     assert chosen("{", "`{ __typename }`")
     assert not chosen("cold", "Home page, signed in")
+
+
+def test_worker_cpu_and_memory_are_read_for_the_masters_children_only() -> None:
+    import subprocess
+    import sys
+
+    from bench.services import GunicornServer
+
+    server = GunicornServer({})
+    # A master with one worker: the worker prints its pid and both wait.
+    spawn = "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import os, time; print(os.getpid(), flush=True); time.sleep(60)']); time.sleep(60)"
+    master = subprocess.Popen([sys.executable, "-c", spawn], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert master.stdout is not None
+        worker = int(master.stdout.readline())
+        server.process = master
+        assert set(server.worker_cpu()) == {worker}
+        resident = server.worker_rss()
+        assert set(resident) == {worker}
+        assert resident[worker] > 1024 * 1024  # a Python interpreter's few MiB at least
+    finally:
+        os.killpg(master.pid, 9)
+        master.wait()
+        server.process = None
+        server.remove_log()
