@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import weakref
 from typing import Any
 
@@ -50,6 +51,8 @@ VERSION = "v"
 POOL_SIZE = 8
 POOL_WAIT_SECONDS = 2.0
 
+WARN_EVERY_SECONDS = 60.0
+_warned_at = -WARN_EVERY_SECONDS
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
 
@@ -117,7 +120,12 @@ async def read_raw(keys: list[str]) -> list[bytes | None] | None:
     try:
         return await _client().mget([cache.make_key(name) for name in keys])  # type: ignore[no-any-return]
     except (RedisError, OSError, TimeoutError):
-        logger.warning("could not read the user cache; asking the database", exc_info=True)
+        global _warned_at
+        # Once a minute with the traceback: in an outage every signed-in request comes here.
+        now = time.monotonic()
+        if now - _warned_at >= WARN_EVERY_SECONDS:
+            _warned_at = now
+            logger.warning("could not read the user cache; asking the database", exc_info=True)
         return None
 
 
