@@ -21,6 +21,8 @@ catalog from memory) makes no hop at all.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from asgiref.sync import SyncToAsync, sync_to_async
@@ -61,11 +63,34 @@ class GraphQLHandler(ASGIHandler):
         try:
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
-            response = error_response if request is None else await self.run_get_response(request)
-            await self.send_response(response, send)
-            # request_finished's receivers run here, on the loop thread, which holds no connection.
-            response.close()
+            if request is None:
+                await self._send(error_response, send)
+            else:
+                await self._respond_unless_gone(request, receive, send)
         finally:
             body_file.close()
             if used_a_thread():
                 await sync_to_async(close_old_connections)()
+
+    async def _send(self, response: Any, send: Any) -> None:
+        await self.send_response(response, send)
+        # request_finished's receivers run here, on the loop thread, which holds no connection.
+        response.close()
+
+    async def _respond_unless_gone(self, request: Any, receive: Any, send: Any) -> None:
+        """The response, unless the client disconnects first: then the view is cancelled (a computation
+        other requests share goes on for them), as in Django's own handler."""
+
+        async def respond() -> None:
+            await self._send(await self.run_get_response(request), send)
+
+        responding = asyncio.ensure_future(respond())
+        watching = asyncio.ensure_future(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait({responding, watching}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (watching, responding):
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RequestAborted):
+                    await task

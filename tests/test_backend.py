@@ -765,3 +765,55 @@ def test_a_signed_in_request_makes_no_thread_hop_once_its_user_is_cached(
     hops = HopCounter(monkeypatch)
     assert hops.count(application, *me) == 2, hops.names  # the user's row, then handing back the connection
     assert hops.count(application, *me) == 0, hops.names
+
+
+def test_a_client_that_disconnects_cancels_its_request_on_the_lean_stack(
+    monkeypatch: pytest.MonkeyPatch, transactional_db: None
+) -> None:
+    """No worker keeps computing an answer nobody will read (Django's handler cancels it too)."""
+    import asyncio
+    import contextlib
+
+    from asgiref.testing import ApplicationCommunicator
+
+    from backend.asgi import application
+    from schema.views import GraphQLView
+
+    outcome: list[str] = []
+
+    async def endless(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        outcome.append("finished")
+
+    monkeypatch.setattr(GraphQLView, "_respond", endless)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 40001),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def gone() -> None:
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "http.request", "body": b'{"query": "{ genres { id } }"}'})
+        await asyncio.sleep(0.3)
+        await communicator.send_input({"type": "http.disconnect"})
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            await communicator.wait(timeout=5)
+        # The application ended by itself (the communicator cancels it only when it outlives the wait).
+        assert not communicator.future.cancelled()
+        assert outcome == ["cancelled"]
+
+    asyncio.run(gone())
