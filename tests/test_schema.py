@@ -795,6 +795,8 @@ def test_a_signed_in_catalog_answer_is_filled_before_django_for_every_viewer(
     assert plain(for_bob) == _executed(query, variables, bob, monkeypatch)
     assert plain(for_bob) != plain(for_alice)
     headers = [dict(answer[1]) for answer in (first, for_bob)]
+    # The same names in the same places as Django sends them (asgi_call keeps their order).
+    assert list(headers[0]) == list(headers[1])
     for named in headers:
         del named["x-request-id"], named["content-length"]
     assert headers[0] == headers[1]
