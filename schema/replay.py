@@ -84,7 +84,7 @@ class SplicedResponse:
 
     @property
     def size(self) -> int:
-        return sum(map(len, self.template.parts)) + 16 * len(self.template.holes)
+        return self.template.size
 
     def for_viewer(self, state: auth.ViewerState) -> Response | None:
         """The response to the viewer of ``state``; None once the answer it was made from expired, or

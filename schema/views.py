@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
-from cachetools import LRUCache
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
@@ -68,10 +67,6 @@ def _retry_after(body: GraphQLHTTPResponse) -> int | None:
 
 
 _in_flight: dict[str, asyncio.Task[Any]] = {}
-# Templates of kept answers (schema.viewer_fields), by the answer's key and the split plan.
-_templates: LRUCache[
-    tuple[str | None, int], tuple[http.Answer, viewer_fields.Split, viewer_fields.Template]
-] = LRUCache(maxsize=1024)
 
 
 def _read_viewer_state(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
@@ -228,16 +223,15 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
         self, key: str | None, plan: viewer_fields.Split, kept: http.Answer
     ) -> viewer_fields.Template | None:
         """The kept answer's template for ``plan``, made once per kept answer."""
-        slot = (key, id(plan))
-        made = _templates.get(slot) if key is not None else None
-        if made is not None and made[0] is kept and made[1] is plan:
-            return made[2]
+        made = response_cache.get_template(key, plan, kept) if key is not None else None
+        if made is not None:
+            return made
         body = json.loads(kept.body)
         if set(body) != {"data"}:
             return None
         template = viewer_fields.template(plan.root, body["data"], self.encode_json_string, kept.kept_until)
         if template is not None and key is not None:
-            _templates[slot] = (kept, plan, template)
+            response_cache.put_template(key, plan, template)
         return template
 
     @staticmethod

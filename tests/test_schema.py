@@ -995,3 +995,30 @@ def test_a_burst_of_signed_in_home_pages_executes_the_shared_part_once(
     assert len({r.content for r in responses}) == 1
     assert len(executions) == 1
     assert "isFavorite" not in executions[0]
+
+
+def test_a_template_is_kept_no_longer_than_the_answer_it_was_made_from(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    import gc
+
+    from schema import response_cache, viewer_fields
+    from schema.viewer_fields import Template
+
+    alice = _account(gql, "alice", (155,))
+    # Answers the response cache does not keep (too large): nothing made from them may stay in memory.
+    monkeypatch.setattr(response_cache, "MAX_ANSWER", 64)
+    query = "query M($id: Int!) { movie(id: $id) { id title overview isFavorite } }"
+    for movie_id in (155, 550, 27205):
+        assert _post(query, {"id": movie_id}, _signed_in(alice))[0] == 200
+    gc.collect()
+    assert [held for held in gc.get_objects() if type(held) is Template] == []
+    # A kept answer's template is made once, whoever asks next.
+    monkeypatch.undo()
+    made: list[Template | None] = []
+    original = viewer_fields.template
+    monkeypatch.setattr(viewer_fields, "template", lambda *a: made.append(original(*a)) or made[-1])
+    bob = _account(gql, "bob", (550,))
+    for token in (alice, bob, alice):
+        gql(query, {"id": 550}, token=token).ok()
+    assert len(made) == 1
