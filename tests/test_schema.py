@@ -1022,3 +1022,32 @@ def test_a_template_is_kept_no_longer_than_the_answer_it_was_made_from(
     for token in (alice, bob, alice):
         gql(query, {"id": 550}, token=token).ok()
     assert len(made) == 1
+
+
+def test_a_history_too_long_to_keep_is_not_read_whole_again_for_each_request(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from accounts import viewer_state
+    from accounts.models import Favorite
+
+    monkeypatch.setattr(viewer_state, "MAX_ITEMS", 2)
+    whole_reads: list[dict[str, Any]] = []
+    original = Favorite.objects.filter
+    monkeypatch.setattr(
+        Favorite.objects,
+        "filter",
+        lambda *a, **named: (
+            (named.keys() == {"user_id"} and whole_reads.append(named)) or original(*a, **named)
+        ),
+    )
+    alice = _account(gql, "alice", (155, 550, 27205))
+    query = "query M($id: Int!) { movie(id: $id) { id title isFavorite } }"
+    answers = [_post(query, {"id": movie_id}, _signed_in(alice)) for movie_id in (155, 19995, 550)]
+    assert [json.loads(body)["data"]["movie"]["isFavorite"] for _, _, body in answers] == [True, False, True]
+    # Found too long to keep once (as the account's first request); since, read among the movies only.
+    assert len(whole_reads) == 1
+    gql("mutation { addFavorite(movieId: 19995) { id } }", token=alice).ok()
+    assert (
+        json.loads(_post(query, {"id": 19995}, _signed_in(alice))[2])["data"]["movie"]["isFavorite"] is True
+    )
+    assert len(whole_reads) == 2  # a new generation: measured again
