@@ -200,7 +200,8 @@ class ReplayMiddleware:
                 return
             await self._record(scope, body, receive, send, key)
             return
-        viewer = await auth.verify(authorization)
+        checked = await auth.verify(authorization)
+        viewer = checked if isinstance(checked, auth.Verified) else None
         answer_key = viewer_answer_key(key, viewer) if viewer is not None else None
         if viewer is not None:
             kept = response_cache.get_viewer_answer(answer_key) if answer_key is not None else None
@@ -210,7 +211,7 @@ class ReplayMiddleware:
             if kept is not None:
                 await self._replay(kept, scope, send, started)
                 return
-        token = auth.verified.set(viewer)
+        token = auth.verified.set(checked)
         try:
             await self._record(scope, body, receive, send, key, True, viewer, answer_key)
         finally:

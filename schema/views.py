@@ -69,10 +69,10 @@ def _retry_after(body: GraphQLHTTPResponse) -> int | None:
 _in_flight: dict[str, asyncio.Task[Any]] = {}
 
 
-def _read_viewer_state(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
-    """The viewer's whole lists, kept in the shared cache; or, for a history too long to keep there,
-    their state among the template's movies (one query per kind)."""
-    whole = viewer_state.load(user_id)
+def _read_viewer_state(user_id: int, template: viewer_fields.Template, cached: bool) -> viewer_fields.State:
+    """The viewer's whole lists, kept in the shared cache; or, for a history too long to keep there
+    (or without a ``cached`` answer), their state among the template's movies (one query per kind)."""
+    whole = viewer_state.load(user_id) if cached else None
     if whole is not None:
         return whole
     ids = sorted({movie_id for _, movie_id in template.holes if isinstance(movie_id, int)})
@@ -238,11 +238,13 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
     async def _viewer_state(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
         """The viewer's lists: as schema.replay read them with the token, else from the database."""
         known = auth.verified.get()
-        if known is not None and known.user.pk == user_id and known.state is not None:
+        if isinstance(known, auth.Verified) and known.user.pk == user_id and known.state is not None:
             return known.state
         if not template.holes:
             return viewer_state.ViewerState(0, frozenset(), frozenset(), {})
-        return await sync_to_async(_read_viewer_state)(user_id, template)
+        # Redis did not answer schema.replay's check: it is not waited for again, the database answers.
+        cached = not isinstance(known, auth.Unanswered)
+        return await sync_to_async(_read_viewer_state)(user_id, template, cached)
 
     async def _execute(
         self,

@@ -1051,3 +1051,29 @@ def test_a_history_too_long_to_keep_is_not_read_whole_again_for_each_request(
         json.loads(_post(query, {"id": 19995}, _signed_in(alice))[2])["data"]["movie"]["isFavorite"] is True
     )
     assert len(whole_reads) == 2  # a new generation: measured again
+
+
+def test_redis_not_answering_the_check_before_django_is_not_waited_for_again(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from accounts import user_cache, viewer_state
+
+    alice = _account(gql, "alice", (155,))
+    asked: list[list[str]] = []
+
+    class Unanswering:
+        async def mget(self, keys: list[str]) -> None:
+            asked.append(keys)
+            raise TimeoutError("Redis did not answer in time")
+
+    monkeypatch.setattr(user_cache, "_client", Unanswering)
+    loads: list[int] = []
+    original_load = viewer_state.load
+    monkeypatch.setattr(viewer_state, "load", lambda user_id: loads.append(user_id) or original_load(user_id))
+    query, variables = MOVIE
+    for _ in range(2):
+        status, _, body = _post(query, variables, _signed_in(alice))
+        assert (status, json.loads(body)["data"]["movie"]["isFavorite"]) == (200, True)
+    # Each request waited for Redis once (the check before Django), then asked the database.
+    assert len(asked) == 2
+    assert loads == []
