@@ -8,6 +8,7 @@ The token's user and version come from the shared cache when it holds them
 
 from __future__ import annotations
 
+import functools
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -64,7 +65,14 @@ class Verified:
     header: str
     user: User
     generation: int | None
-    state: ViewerState | None
+    # The lists as Redis holds them: decoded (up to MAX_ITEMS of them, on the event loop) only
+    # for an answer that needs them.
+    raw_state: bytes | None
+
+    @functools.cached_property
+    def state(self) -> ViewerState | None:
+        """The viewer's lists for ``generation``, or None."""
+        return viewer_state.parse(self.raw_state, self.generation)
 
 
 @dataclass(frozen=True)
@@ -115,8 +123,7 @@ async def verify(header: str) -> Verified | Unanswered | None:
     user = _cached(token, user_cache.parse(raws[0]))
     if user is None:
         return None
-    generation = viewer_state.parse_generation(raws[1])
-    return Verified(header, user, generation, viewer_state.parse(raws[2], generation))
+    return Verified(header, user, viewer_state.parse_generation(raws[1]), raws[2])
 
 
 async def authenticate_request(request: HttpRequest) -> tuple[User | None, DomainError | None]:

@@ -1077,3 +1077,23 @@ def test_redis_not_answering_the_check_before_django_is_not_waited_for_again(
     # Each request waited for Redis once (the check before Django), then asked the database.
     assert len(asked) == 2
     assert loads == []
+
+
+def test_the_viewers_lists_are_decoded_only_for_an_answer_that_needs_them(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from accounts import viewer_state
+
+    alice = _account(gql, "alice", (155, 550), (155, 4.5))
+    decoded: list[int | None] = []
+    original = viewer_state.parse
+    monkeypatch.setattr(
+        viewer_state, "parse", lambda raw, generation: decoded.append(generation) or original(raw, generation)
+    )
+    # On the event loop, for each signed-in request: a mutation or `me` has no use for them.
+    for query in ("{ me { id } }", "mutation { addToWatchlist(movieId: 27205) { id } }"):
+        assert _post(query, None, _signed_in(alice))[0] == 200
+    assert decoded == []
+    status, _, body = _post(*MOVIE, _signed_in(alice))
+    assert (status, json.loads(body)["data"]["movie"]["inWatchlist"]) == (200, False)
+    assert decoded
