@@ -110,10 +110,17 @@ def load(user_id: int) -> ViewerState | None:
         return None
     # The generation first (with the entry, one round trip): a change committed after this read sets
     # a newer one.
-    found = cache.get_many([generation_key(user_id), key(user_id)])
-    generation = parse_generation(found.get(generation_key(user_id)))
+    gen_key = generation_key(user_id)
+    try:
+        found = cache.get_many([gen_key, key(user_id)])
+    except ValueError:  # a value django-redis cannot decode
+        found = {gen_key: None}
+    generation = parse_generation(found.get(gen_key))
+    if generation is None and gen_key in found:
+        # Not a generation (junk, another serializer's value): a new one, as a change sets.
+        cache_policy.drop_recommendations(user_id)
     kept = found.get(key(user_id))
-    if generation is not None and isinstance(kept, Mapping) and kept == {"g": generation, LARGE: True}:
+    if generation is not None and kept == {"g": generation, LARGE: True}:
         return None
     if (state := parse(kept, generation)) is not None:
         return state

@@ -1097,3 +1097,26 @@ def test_the_viewers_lists_are_decoded_only_for_an_answer_that_needs_them(
     status, _, body = _post(*MOVIE, _signed_in(alice))
     assert (status, json.loads(body)["data"]["movie"]["inWatchlist"]) == (200, False)
     assert decoded
+
+
+@pytest.mark.parametrize("junk", [b"junk", b'{"g": 1}', b"\x80\x04K\x01."])
+def test_junk_in_redis_where_the_viewers_generation_or_lists_go_is_answered_from_the_database(
+    junk: bytes, gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    from accounts import viewer_state
+    from accounts.models import User
+
+    alice = _account(gql, "alice", (155,))
+    user_id = User.objects.get(username="alice").pk
+    query, variables = MOVIE
+    built = _count_django_requests(monkeypatch)
+    for name in (viewer_state.generation_key(user_id), viewer_state.key(user_id)):
+        get_redis_connection("default").set(cache.make_key(name), junk)
+        for _ in range(2):
+            status, _, body = _post(query, variables, _signed_in(alice))
+            assert (status, json.loads(body)["data"]["movie"]["isFavorite"]) == (200, True)
+    # Django's answer after each, which replaced it; then the answer before Django again.
+    assert len(built) == 2
