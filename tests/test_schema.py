@@ -828,26 +828,34 @@ def test_a_change_of_the_viewers_lists_shows_at_once_in_an_answer_filled_before_
 def test_a_token_the_shared_cache_cannot_vouch_for_is_never_answered_before_django(
     gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
 ) -> None:
+    from rest_framework_simplejwt.tokens import AccessToken
+
     from accounts import tokens
     from accounts.models import User
 
     alice, bob = _account(gql, "alice", (155,)), _account(gql, "bob", (155,))
+    carol = _account(gql, "carol", (155,))
+    with time_machine.travel(timezone.now() - timezone.timedelta(days=1)):
+        expired = tokens.issue(User.objects.get(username="carol")).token
     query, variables = MOVIE
-    for token in (alice, bob):
+    for token in (alice, bob, carol):
         _post(query, variables, _signed_in(token))
     built = _count_django_requests(monkeypatch)
     assert json.loads(_post(query, variables, _signed_in(alice))[2])["data"]["movie"]["isFavorite"] is True
     assert len(built) == 0  # answered before Django, as long as the cache vouches for the token
     forged = alice[:-4] + ("AAAA" if not alice.endswith("AAAA") else "BBBB")
+    nobody = AccessToken.for_user(User(pk=999_999))
+    nobody[tokens.VERSION_CLAIM] = 0
     tokens.revoke_all(User.objects.get(username="alice").pk)
     deactivated = User.objects.get(username="bob")
     deactivated.is_active = False
     deactivated.save()
-    for token in (forged, alice, bob):
+    User.objects.get(username="carol").delete()
+    for token in (forged, alice, bob, carol, expired, str(nobody)):
         status, _, body = _post(query, variables, _signed_in(token))
         # Django's answer to a token it does not accept: the viewer's fields as for anyone (no sign-in).
         assert (status, json.loads(body)["data"]["movie"]["isFavorite"]) == (200, False)
-    assert len(built) == 3
+    assert len(built) == 6
 
 
 def test_recommendations_are_replayed_to_their_viewer_until_their_data_changes(
