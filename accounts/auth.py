@@ -8,6 +8,7 @@ The token's user and version come from the shared cache when it holds them
 
 from __future__ import annotations
 
+import functools
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -65,11 +66,25 @@ class Verified:
     header: str
     user: User
     generation: int | None
-    state: ViewerState | None
+    # The lists as Redis holds them: decoded (up to MAX_ITEMS of them, on the event loop) only
+    # for an answer that needs them.
+    raw_state: bytes | None
+
+    @functools.cached_property
+    def state(self) -> ViewerState | None:
+        """The viewer's lists for ``generation``, or None."""
+        return viewer_state.parse(self.raw_state, self.generation)
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """The shared cache did not answer the check of ``header``: this request does not wait for it again."""
+
+    header: str
 
 
 # Set by schema.replay for the request it passes on: the view need not check the same header again.
-verified: ContextVar[Verified | None] = ContextVar("verified_token", default=None)
+verified: ContextVar[Verified | Unanswered | None] = ContextVar("verified_token", default=None)
 
 
 def _decode(header: str) -> AccessToken | DomainError:
@@ -94,9 +109,10 @@ def _cached(token: AccessToken, entry: dict[str, Any] | None) -> User | None:
     return None
 
 
-async def verify(header: str) -> Verified | None:
+async def verify(header: str) -> Verified | Unanswered | None:
     """The token of an Authorization header accepted on the shared cache alone, with the viewer's lists,
-    in one round trip on the event loop; None when only ``authenticate_request`` can decide."""
+    in one round trip on the event loop; else None (or Unanswered: no cache to ask, or it did not
+    answer) when only ``authenticate_request`` can decide."""
     token = _decode(header)
     if isinstance(token, DomainError) or (user_id := _user_id(token)) is None:
         return None
@@ -104,12 +120,11 @@ async def verify(header: str) -> Verified | None:
         [user_cache.key(user_id), viewer_state.generation_key(user_id), viewer_state.key(user_id)]
     )
     if raws is None:
-        return None
+        return Unanswered(header)
     user = _cached(token, user_cache.parse(raws[0]))
     if user is None:
         return None
-    generation = viewer_state.parse_generation(raws[1])
-    return Verified(header, user, generation, viewer_state.parse(raws[2], generation))
+    return Verified(header, user, viewer_state.parse_generation(raws[1]), raws[2])
 
 
 async def authenticate_request(request: HttpRequest) -> tuple[User | None, DomainError | None]:
@@ -118,13 +133,15 @@ async def authenticate_request(request: HttpRequest) -> tuple[User | None, Domai
     if not header:
         return None, None
     known = verified.get()
-    if known is not None and known.header == header:
+    if isinstance(known, Verified) and known.header == header:
         return known.user, None
     token = _decode(header)
     if isinstance(token, DomainError):
         return None, token
     user_id = _user_id(token)
-    entry = await user_cache.read(user_id) if user_id is not None else None
+    # A cache that did not answer schema.replay's check of this header is not waited for twice.
+    asked = isinstance(known, Unanswered) and known.header == header
+    entry = await user_cache.read(user_id) if user_id is not None and not asked else None
     if (cached := _cached(token, entry)) is not None:
         return cached, None
     if entry is not None and entry[user_cache.VERSION] > token.get(VERSION_CLAIM, 0):

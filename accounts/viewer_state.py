@@ -12,7 +12,8 @@ read the rows before a change stamped them with the generation before it.
 
 Only with Redis (like accounts.user_cache), and only for lists of at most
 ``MAX_ITEMS`` rows: a larger history is asked of the database per request,
-among the movies of the answer, as before.
+among the movies of the answer, as before; the entry then says so (``LARGE``)
+for its generation, so that the whole lists are not read again each time.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from movies.catalog import cache_policy
 TTL = 3600
 MAX_ITEMS = 5000
 KINDS = ("favorite", "watchlist", "rating")
+# The entry of a history longer than MAX_ITEMS, for the generation it was measured at.
+LARGE = "large"
 
 
 @dataclass(frozen=True)
@@ -100,12 +103,29 @@ def current_generation(user_id: int) -> int:
 
 
 def load(user_id: int) -> ViewerState | None:
-    """The viewer's lists read from the database and kept in the cache; None when they are longer than
-    ``MAX_ITEMS`` (or there is no Redis to keep them in): the caller reads among its movies instead."""
+    """The viewer's lists as the cache keeps them for the current generation, else read from the
+    database and kept there; None when they are longer than ``MAX_ITEMS`` (or there is no Redis to
+    keep them in): the caller reads among its movies instead."""
     if not user_cache.enabled():
         return None
-    # The generation first: a change committed after this read sets a newer one.
-    generation = current_generation(user_id)
+    # The generation first (with the entry, one round trip): a change committed after this read sets
+    # a newer one.
+    gen_key = generation_key(user_id)
+    try:
+        found = cache.get_many([gen_key, key(user_id)])
+    except ValueError:  # a value django-redis cannot decode
+        found = {gen_key: None}
+    generation = parse_generation(found.get(gen_key))
+    if generation is None and gen_key in found:
+        # Not a generation (junk, another serializer's value): a new one, as a change sets.
+        cache_policy.drop_recommendations(user_id)
+    kept = found.get(key(user_id))
+    if generation is not None and kept == {"g": generation, LARGE: True}:
+        return None
+    if (state := parse(kept, generation)) is not None:
+        return state
+    if generation is None:
+        generation = current_generation(user_id)
     favorites = list(
         Favorite.objects.filter(user_id=user_id).values_list("movie_id", flat=True)[: MAX_ITEMS + 1]
     )
@@ -114,6 +134,7 @@ def load(user_id: int) -> ViewerState | None:
     )
     ratings = list(Rating.objects.filter(user_id=user_id).values_list("movie_id", "score")[: MAX_ITEMS + 1])
     if len(favorites) + len(watchlist) + len(ratings) > MAX_ITEMS:
+        cache.set(key(user_id), {"g": generation, LARGE: True}, TTL)
         return None
     entry = {
         "g": generation,

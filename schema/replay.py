@@ -74,8 +74,8 @@ class Response:
 
 @dataclass(frozen=True)
 class SplicedResponse:
-    """A recorded signed-in catalog answer: status and headers (no Content-Length), and the template
-    its body is filled from for each viewer, gzipped when it was."""
+    """A recorded signed-in catalog answer: status and headers (Content-Length set per fill), and the
+    template its body is filled from for each viewer, gzipped when it was."""
 
     status: int
     headers: tuple[tuple[bytes, bytes], ...]
@@ -84,7 +84,7 @@ class SplicedResponse:
 
     @property
     def size(self) -> int:
-        return sum(map(len, self.template.parts)) + 16 * len(self.template.holes)
+        return self.template.size
 
     def for_viewer(self, state: auth.ViewerState) -> Response | None:
         """The response to the viewer of ``state``; None once the answer it was made from expired, or
@@ -97,7 +97,10 @@ class SplicedResponse:
             if len(packed) >= len(body):
                 return None
             body = packed
-        return Response(self.status, (*self.headers, (b"content-length", str(len(body)).encode())), body)
+        length = str(len(body)).encode()
+        # In the place and spelling Django gave it, as X-Request-ID is replaced in ``_send``.
+        headers = tuple((n, length if n.lower() == b"content-length" else v) for n, v in self.headers)
+        return Response(self.status, headers, body)
 
 
 def replay_key(scope: Scope, body: bytes) -> tuple[str, str | None] | None:
@@ -197,7 +200,8 @@ class ReplayMiddleware:
                 return
             await self._record(scope, body, receive, send, key)
             return
-        viewer = await auth.verify(authorization)
+        checked = await auth.verify(authorization)
+        viewer = checked if isinstance(checked, auth.Verified) else None
         answer_key = viewer_answer_key(key, viewer) if viewer is not None else None
         if viewer is not None:
             kept = response_cache.get_viewer_answer(answer_key) if answer_key is not None else None
@@ -207,7 +211,7 @@ class ReplayMiddleware:
             if kept is not None:
                 await self._replay(kept, scope, send, started)
                 return
-        token = auth.verified.set(viewer)
+        token = auth.verified.set(checked)
         try:
             await self._record(scope, body, receive, send, key, True, viewer, answer_key)
         finally:
@@ -292,5 +296,4 @@ class ReplayMiddleware:
         if longest >= GZIP_FROM and (shortest < GZIP_FROM or (not compressed and _accepts_gzip(scope))):
             # Gzip compresses some fills but not others, or it did not pay for this body: Django decides.
             return
-        plain = tuple((n, v) for n, v in headers if n.lower() != b"content-length")
-        response_cache.put_replay(key, SplicedResponse(200, plain, template, compressed))
+        response_cache.put_replay(key, SplicedResponse(200, headers, template, compressed))

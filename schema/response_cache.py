@@ -31,7 +31,7 @@ from movies import metrics
 from schema.http import Answer
 
 if TYPE_CHECKING:
-    from schema.viewer_fields import Template
+    from schema.viewer_fields import Split, Template
 
 # Bytes of answers one process keeps, and the largest answer worth keeping.
 MAX_BYTES = 32 * 1024 * 1024
@@ -93,6 +93,19 @@ recording: contextvars.ContextVar[Recording | None] = contextvars.ContextVar("re
 _replays = _BodySizedCache()
 # Whole HTTP responses of one viewer (schema.replay), by their user, generation and model.
 _viewer_answers = _BodySizedCache(VIEWER_ANSWER_SECONDS)
+# Templates of kept answers (schema.views), by the answer's key and the split plan: within the same
+# bytes, and no longer than the answers they were made from.
+_templates = _BodySizedCache()
+
+
+@dataclass(frozen=True)
+class _Made:
+    plan: Split
+    template: Template
+
+    @property
+    def size(self) -> int:
+        return self.template.size
 
 
 def _cache() -> TTLCache[str, Answer] | None:
@@ -104,6 +117,7 @@ def clear() -> None:
     _entries.clear()
     _replays.clear()
     _viewer_answers.clear()
+    _templates.clear()
 
 
 def _hit(store: _BodySizedCache, key: str) -> Any | None:
@@ -144,6 +158,25 @@ def put_viewer_answer(key: str, response: Any) -> None:
     """Keeps the HTTP response to one viewer for ``VIEWER_ANSWER_SECONDS``, under a key naming what it
     depends on."""
     _keep(_viewer_answers, key, response)
+
+
+def get_template(key: str, plan: Split, kept: Answer) -> Template | None:
+    """The template ``put_template`` kept of the answer ``kept`` for ``plan``, or None."""
+    cache = _templates.get()
+    if cache is None:
+        return None
+    with _lock:
+        made = cache.get(f"{key}:{id(plan)}")
+    # The plan itself (an id is reused once its object is gone), and this very kept answer.
+    if made is None or made.plan is not plan or made.template.expires != kept.kept_until:
+        return None
+    return made.template  # type: ignore[no-any-return]
+
+
+def put_template(key: str, plan: Split, made: Template) -> None:
+    """Keeps the template of a kept answer (one made from an answer ``put`` did not keep is not)."""
+    if made.expires > 0:
+        _keep(_templates, f"{key}:{id(plan)}", _Made(plan, made))
 
 
 def keep_viewer_answer(user_id: int) -> None:

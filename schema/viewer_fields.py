@@ -235,6 +235,11 @@ class Template:
     # When the viewer-independent answer it was made from expires (time.monotonic).
     expires: float
 
+    @property
+    def size(self) -> int:
+        """Roughly the bytes it holds (schema.response_cache sizes what it keeps by them)."""
+        return sum(map(len, self.parts)) + 16 * len(self.holes)
+
     def fill(self, state: State) -> bytes:
         """The answer for the viewer of ``state``: the same bytes as splicing and encoding it."""
         out = [self.parts[0]]

@@ -18,7 +18,6 @@ import math
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from cachetools import LRUCache
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
@@ -65,15 +64,9 @@ def _retry_after(body: GraphQLHTTPResponse) -> int | None:
     return max(math.ceil(wait) for wait in numbers) if numbers else None
 
 
-# Templates of kept answers (schema.viewer_fields), by the answer's key and the split plan.
-_templates: LRUCache[
-    tuple[str | None, int], tuple[http.Answer, viewer_fields.Split, viewer_fields.Template]
-] = LRUCache(maxsize=1024)
-
-
 def _viewer_state_among(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
-    """For a history too long to keep in the shared cache: the viewer's state among the template's
-    movies (one query per kind)."""
+    """For a history too long to keep in the shared cache (or Redis not answering): the viewer's state
+    among the template's movies (one query per kind)."""
     ids = sorted({movie_id for _, movie_id in template.holes if isinstance(movie_id, int)})
     kinds = {kind for kind, _ in template.holes}
     among = services.viewer_state(user_id, ids, kinds)
@@ -236,26 +229,28 @@ class GraphQLView(AsyncGraphQLView[Context, None]):
         self, key: str | None, plan: viewer_fields.Split, kept: http.Answer
     ) -> viewer_fields.Template | None:
         """The kept answer's template for ``plan``, made once per kept answer."""
-        slot = (key, id(plan))
-        made = _templates.get(slot) if key is not None else None
-        if made is not None and made[0] is kept and made[1] is plan:
-            return made[2]
+        made = response_cache.get_template(key, plan, kept) if key is not None else None
+        if made is not None:
+            return made
         body = json.loads(kept.body)
         if set(body) != {"data"}:
             return None
         template = viewer_fields.template(plan.root, body["data"], self.encode_json_string, kept.kept_until)
         if template is not None and key is not None:
-            _templates[slot] = (kept, plan, template)
+            response_cache.put_template(key, plan, template)
         return template
 
     @staticmethod
     async def _viewer_state(user_id: int, template: viewer_fields.Template) -> viewer_fields.State:
         """The viewer's lists: as schema.replay read them with the token, else from the database."""
         known = auth.verified.get()
-        if known is not None and known.user.pk == user_id and known.state is not None:
+        if isinstance(known, auth.Verified) and known.user.pk == user_id and known.state is not None:
             return known.state
         if not template.holes:
             return viewer_state.ViewerState(0, frozenset(), frozenset(), {})
+        # Redis did not answer schema.replay's check: it is not waited for again, the database answers.
+        if isinstance(known, auth.Unanswered):
+            return await sync_to_async(_viewer_state_among)(user_id, template)
         # One read of the lists for all of this viewer's requests that need them meanwhile.
         whole = await single_flight.shared(
             f"viewer-state:{user_id}", lambda: sync_to_async(viewer_state.load)(user_id)

@@ -869,6 +869,8 @@ def test_a_signed_in_catalog_answer_is_filled_before_django_for_every_viewer(
     assert plain(for_bob) == _executed(query, variables, bob, monkeypatch)
     assert plain(for_bob) != plain(for_alice)
     headers = [dict(answer[1]) for answer in (first, for_bob)]
+    # The same names in the same places as Django sends them (asgi_call keeps their order).
+    assert list(headers[0]) == list(headers[1])
     for named in headers:
         del named["x-request-id"], named["content-length"]
     assert headers[0] == headers[1]
@@ -900,26 +902,34 @@ def test_a_change_of_the_viewers_lists_shows_at_once_in_an_answer_filled_before_
 def test_a_token_the_shared_cache_cannot_vouch_for_is_never_answered_before_django(
     gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
 ) -> None:
+    from rest_framework_simplejwt.tokens import AccessToken
+
     from accounts import tokens
     from accounts.models import User
 
     alice, bob = _account(gql, "alice", (155,)), _account(gql, "bob", (155,))
+    carol = _account(gql, "carol", (155,))
+    with time_machine.travel(timezone.now() - timezone.timedelta(days=1)):
+        expired = tokens.issue(User.objects.get(username="carol")).token
     query, variables = MOVIE
-    for token in (alice, bob):
+    for token in (alice, bob, carol):
         _post(query, variables, _signed_in(token))
     built = _count_django_requests(monkeypatch)
     assert json.loads(_post(query, variables, _signed_in(alice))[2])["data"]["movie"]["isFavorite"] is True
     assert len(built) == 0  # answered before Django, as long as the cache vouches for the token
     forged = alice[:-4] + ("AAAA" if not alice.endswith("AAAA") else "BBBB")
+    nobody = AccessToken.for_user(User(pk=999_999))
+    nobody[tokens.VERSION_CLAIM] = 0
     tokens.revoke_all(User.objects.get(username="alice").pk)
     deactivated = User.objects.get(username="bob")
     deactivated.is_active = False
     deactivated.save()
-    for token in (forged, alice, bob):
+    User.objects.get(username="carol").delete()
+    for token in (forged, alice, bob, carol, expired, str(nobody)):
         status, _, body = _post(query, variables, _signed_in(token))
         # Django's answer to a token it does not accept: the viewer's fields as for anyone (no sign-in).
         assert (status, json.loads(body)["data"]["movie"]["isFavorite"]) == (200, False)
-    assert len(built) == 3
+    assert len(built) == 6
 
 
 def test_recommendations_are_replayed_to_their_viewer_until_their_data_changes(
@@ -1067,3 +1077,128 @@ def test_a_burst_of_signed_in_home_pages_executes_the_shared_part_once(
     assert len({r.content for r in responses}) == 1
     assert len(executions) == 1
     assert "isFavorite" not in executions[0]
+
+
+def test_a_template_is_kept_no_longer_than_the_answer_it_was_made_from(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    import gc
+
+    from schema import response_cache, viewer_fields
+    from schema.viewer_fields import Template
+
+    alice = _account(gql, "alice", (155,))
+    # Answers the response cache does not keep (too large): nothing made from them may stay in memory.
+    monkeypatch.setattr(response_cache, "MAX_ANSWER", 64)
+    query = "query M($id: Int!) { movie(id: $id) { id title overview isFavorite } }"
+    for movie_id in (155, 550, 27205):
+        assert _post(query, {"id": movie_id}, _signed_in(alice))[0] == 200
+    gc.collect()
+    assert [held for held in gc.get_objects() if type(held) is Template] == []
+    # A kept answer's template is made once, whoever asks next.
+    monkeypatch.undo()
+    made: list[Template | None] = []
+    original = viewer_fields.template
+    monkeypatch.setattr(viewer_fields, "template", lambda *a: made.append(original(*a)) or made[-1])
+    bob = _account(gql, "bob", (550,))
+    for token in (alice, bob, alice):
+        gql(query, {"id": 550}, token=token).ok()
+    assert len(made) == 1
+
+
+def test_a_history_too_long_to_keep_is_not_read_whole_again_for_each_request(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from accounts import viewer_state
+    from accounts.models import Favorite
+
+    monkeypatch.setattr(viewer_state, "MAX_ITEMS", 2)
+    whole_reads: list[dict[str, Any]] = []
+    original = Favorite.objects.filter
+    monkeypatch.setattr(
+        Favorite.objects,
+        "filter",
+        lambda *a, **named: (
+            (named.keys() == {"user_id"} and whole_reads.append(named)) or original(*a, **named)
+        ),
+    )
+    alice = _account(gql, "alice", (155, 550, 27205))
+    query = "query M($id: Int!) { movie(id: $id) { id title isFavorite } }"
+    answers = [_post(query, {"id": movie_id}, _signed_in(alice)) for movie_id in (155, 19995, 550)]
+    assert [json.loads(body)["data"]["movie"]["isFavorite"] for _, _, body in answers] == [True, False, True]
+    # Found too long to keep once (as the account's first request); since, read among the movies only.
+    assert len(whole_reads) == 1
+    gql("mutation { addFavorite(movieId: 19995) { id } }", token=alice).ok()
+    assert (
+        json.loads(_post(query, {"id": 19995}, _signed_in(alice))[2])["data"]["movie"]["isFavorite"] is True
+    )
+    assert len(whole_reads) == 2  # a new generation: measured again
+
+
+def test_redis_not_answering_the_check_before_django_is_not_waited_for_again(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from accounts import user_cache, viewer_state
+
+    alice = _account(gql, "alice", (155,))
+    asked: list[list[str]] = []
+
+    class Unanswering:
+        async def mget(self, keys: list[str]) -> None:
+            asked.append(keys)
+            raise TimeoutError("Redis did not answer in time")
+
+    monkeypatch.setattr(user_cache, "_client", Unanswering)
+    loads: list[int] = []
+    original_load = viewer_state.load
+    monkeypatch.setattr(viewer_state, "load", lambda user_id: loads.append(user_id) or original_load(user_id))
+    query, variables = MOVIE
+    for _ in range(2):
+        status, _, body = _post(query, variables, _signed_in(alice))
+        assert (status, json.loads(body)["data"]["movie"]["isFavorite"]) == (200, True)
+    # Each request waited for Redis once (the check before Django), then asked the database.
+    assert len(asked) == 2
+    assert loads == []
+
+
+def test_the_viewers_lists_are_decoded_only_for_an_answer_that_needs_them(
+    gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from accounts import viewer_state
+
+    alice = _account(gql, "alice", (155, 550), (155, 4.5))
+    decoded: list[int | None] = []
+    original = viewer_state.parse
+    monkeypatch.setattr(
+        viewer_state, "parse", lambda raw, generation: decoded.append(generation) or original(raw, generation)
+    )
+    # On the event loop, for each signed-in request: a mutation or `me` has no use for them.
+    for query in ("{ me { id } }", "mutation { addToWatchlist(movieId: 27205) { id } }"):
+        assert _post(query, None, _signed_in(alice))[0] == 200
+    assert decoded == []
+    status, _, body = _post(*MOVIE, _signed_in(alice))
+    assert (status, json.loads(body)["data"]["movie"]["inWatchlist"]) == (200, False)
+    assert decoded
+
+
+@pytest.mark.parametrize("junk", [b"junk", b'{"g": 1}', b"\x80\x04K\x01."])
+def test_junk_in_redis_where_the_viewers_generation_or_lists_go_is_answered_from_the_database(
+    junk: bytes, gql: GraphQL, monkeypatch: pytest.MonkeyPatch, catalog_rows: None, redis_cache: None
+) -> None:
+    from django.core.cache import cache
+    from django_redis import get_redis_connection
+
+    from accounts import viewer_state
+    from accounts.models import User
+
+    alice = _account(gql, "alice", (155,))
+    user_id = User.objects.get(username="alice").pk
+    query, variables = MOVIE
+    built = _count_django_requests(monkeypatch)
+    for name in (viewer_state.generation_key(user_id), viewer_state.key(user_id)):
+        get_redis_connection("default").set(cache.make_key(name), junk)
+        for _ in range(2):
+            status, _, body = _post(query, variables, _signed_in(alice))
+            assert (status, json.loads(body)["data"]["movie"]["isFavorite"]) == (200, True)
+    # Django's answer after each, which replaced it; then the answer before Django again.
+    assert len(built) == 2
