@@ -19,7 +19,6 @@ for its generation, so that the whole lists are not read again each time.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,9 @@ from accounts import user_cache
 from accounts.models import Favorite, Rating, WatchlistEntry
 from movies.catalog import cache_policy
 
-TTL = 3600
+# As long as the user cache keeps a sign-in: how long a change whose new generation Redis lost (with
+# IGNORE_EXCEPTIONS) could go unseen.
+TTL = 300
 MAX_ITEMS = 5000
 KINDS = ("favorite", "watchlist", "rating")
 # The entry of a history longer than MAX_ITEMS, for the generation it was measured at.
@@ -91,17 +92,6 @@ def parse(raw: bytes | str | Mapping[str, Any] | None, generation: int | None) -
         return None
 
 
-def current_generation(user_id: int) -> int:
-    """The generation of the user's data, set now if the cache had none (it was evicted or never set):
-    a missing one reads as 0, which an entry stamped before an eviction may also carry."""
-    gen_key = generation_key(user_id)
-    generation = parse_generation(cache.get(gen_key))
-    if generation is None:
-        cache.add(gen_key, time.time_ns(), timeout=None)
-        generation = parse_generation(cache.get(gen_key))
-    return generation or 0
-
-
 def load(user_id: int) -> ViewerState | None:
     """The viewer's lists as the cache keeps them for the current generation, else read from the
     database and kept there; None when they are longer than ``MAX_ITEMS`` (or there is no Redis to
@@ -125,7 +115,7 @@ def load(user_id: int) -> ViewerState | None:
     if (state := parse(kept, generation)) is not None:
         return state
     if generation is None:
-        generation = current_generation(user_id)
+        generation = cache_policy.recommendations_generation(user_id)
     favorites = list(
         Favorite.objects.filter(user_id=user_id).values_list("movie_id", flat=True)[: MAX_ITEMS + 1]
     )

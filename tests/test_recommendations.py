@@ -201,6 +201,21 @@ def test_any_write_path_drops_cached_recommendations(gql: GraphQL, token: str) -
     assert before[0] not in after
 
 
+def test_a_lost_generation_is_set_afresh_never_read_as_an_earlier_one(token: str) -> None:
+    """An expired or evicted generation would otherwise read as 0, which entries from before may carry."""
+    from django.core.cache import cache
+
+    from movies.catalog import cache_policy
+
+    user = User.objects.get(username="viewer")
+    first = cache_policy.recommendations_generation(user.pk)
+    assert first != 0
+    assert cache_policy.recommendations_generation(user.pk) == first  # stable while kept
+    cache.delete(cache_policy.recommendations_generation_key(user.pk))  # as an eviction would
+    again = cache_policy.recommendations_generation(user.pk)
+    assert again not in (0, first)
+
+
 def test_a_result_computed_before_a_change_is_not_served_after_it(token: str) -> None:
     from movies.catalog import cache_policy
     from movies.recommender.serving import recommendations_for

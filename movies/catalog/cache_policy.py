@@ -61,6 +61,8 @@ TTL: dict[CacheKind, int] = {
     "recommendations": 2 * HOUR,
 }
 STALE_TTL = 7 * 24 * HOUR
+# A user's data generation outlives every entry stamped with it; one that expires is set afresh.
+GENERATION_TTL = 30 * 24 * HOUR
 # Ids the source does not know are remembered this long, so repeated asks for
 # them (or for random ids) do not each cost an upstream call.
 MISSING_TTL = 10 * MINUTE
@@ -97,8 +99,15 @@ def recommendations_generation_key(user_id: int) -> str:
 
 
 def recommendations_generation(user_id: int) -> int:
-    """Changes whenever the user's lists or preferences change (see ``drop_recommendations``)."""
-    return int(cache.get(recommendations_generation_key(user_id)) or 0)
+    """Changes whenever the user's lists or preferences change (see ``drop_recommendations``); set now
+    when the cache has none (never set, expired or evicted), so it never reads as an earlier value
+    whose entries may still exist."""
+    key = recommendations_generation_key(user_id)
+    generation = cache.get(key)
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        cache.add(key, time.time_ns(), timeout=GENERATION_TTL)
+        generation = cache.get(key)
+    return generation if isinstance(generation, int) and not isinstance(generation, bool) else 0
 
 
 def drop_recommendations(user_id: int) -> None:
@@ -109,7 +118,7 @@ def drop_recommendations(user_id: int) -> None:
     The generation is a clock reading, never a counter: a counter that expired
     or was evicted would start again at a number whose entries may still exist.
     """
-    cache.set(recommendations_generation_key(user_id), time.time_ns(), timeout=None)
+    cache.set(recommendations_generation_key(user_id), time.time_ns(), timeout=GENERATION_TTL)
 
 
 def _failed(key: str) -> str:
