@@ -820,3 +820,19 @@ def test_a_client_that_disconnects_cancels_its_request_on_the_lean_stack(
         assert outcome == ["cancelled"]
 
     asyncio.run(gone())
+
+
+def test_a_worker_builds_the_url_map_and_the_schema_when_it_loads_the_application() -> None:
+    """Not during its first request, on the event loop, with every request arriving meanwhile waiting."""
+    check = (
+        "import sys, backend.asgi; print('schema.schema' in sys.modules and 'backend.urls' in sys.modules)"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[1],
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert ran.stdout.strip() == "True"
