@@ -70,6 +70,21 @@ def _private_file_cache() -> Iterator[None]:
             yield
 
 
+@pytest.fixture
+def dead_redis(settings: Any) -> str:
+    """Settings pointing the cache at a Redis nothing answers on (an outage); its URL."""
+    dead = "redis://127.0.0.1:9/0"  # discard port: nothing listens
+    settings.REDIS_URL = dead
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": dead,
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    return dead
+
+
 def clear_caches() -> None:
     """Empties every cache tier: the shared cache and this process's memories."""
     from movies.catalog import reads
@@ -211,6 +226,30 @@ def _tasks_run_inline() -> Iterator[None]:
 _client_ports = itertools.count(20000)
 
 
+def http_scope(
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    scheme: str = "http",
+    client_port: int = 40000,
+) -> dict[str, Any]:
+    """The ASGI scope of one HTTP request, as uvicorn builds it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": scheme,
+        "path": path.partition("?")[0],
+        "raw_path": path.encode(),
+        "query_string": path.partition("?")[2].encode(),
+        "root_path": "",
+        "headers": headers if headers is not None else [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", client_port),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
 async def asgi_call(
     application: Any,
     method: str,
@@ -222,21 +261,8 @@ async def asgi_call(
     """One request through a raw ASGI application: status, headers (names lower-cased), body."""
     from asgiref.testing import ApplicationCommunicator
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": scheme,
-        "path": path.partition("?")[0],
-        "raw_path": path.encode(),
-        "query_string": path.partition("?")[2].encode(),
-        "root_path": "",
-        "headers": headers if headers is not None else [(b"host", b"127.0.0.1")],
-        # A connection of its own each time, so the keep-alive cap never closes one here.
-        "client": ("127.0.0.1", next(_client_ports)),
-        "server": ("127.0.0.1", 8000),
-    }
+    # A connection of its own each time, so the keep-alive cap never closes one here.
+    scope = http_scope(method, path, headers, scheme, next(_client_ports))
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": body, "more_body": False})
     start = await communicator.receive_output(timeout=10)

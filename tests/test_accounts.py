@@ -912,22 +912,13 @@ def test_a_token_newer_than_its_entry_retires_the_entry_whose_drop_was_lost(
 
 
 def test_a_redis_outage_signs_in_from_the_database_and_warns_once_a_minute(
-    gql: GraphQL, settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    gql: GraphQL, dead_redis: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import logging
 
     from accounts import tokens, user_cache
     from accounts.models import User
 
-    dead = "redis://127.0.0.1:9/0"  # discard port: nothing listens
-    settings.REDIS_URL = dead
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": dead,
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
     monkeypatch.setattr(user_cache, "_warned_at", -user_cache.WARN_EVERY_SECONDS)
     token = tokens.issue(User.objects.create_user("outage", "outage@example.com", "a-long-passphrase")).token
     with caplog.at_level(logging.WARNING, logger="accounts.user_cache"):

@@ -17,7 +17,7 @@ from django.db.utils import ConnectionHandler
 from django.test import Client
 
 from backend.settings import INSECURE_DEFAULT_SECRET_KEY, check_production_settings
-from tests.conftest import GraphQL, HopCounter, asgi_call
+from tests.conftest import GraphQL, HopCounter, asgi_call, http_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_KEY = "k" * 50
@@ -298,17 +298,8 @@ def test_another_process_in_the_checkout_shares_no_cache_entry_with_the_suite() 
 
 
 def test_redis_outage_degrades_readiness_but_the_api_still_answers(
-    gql: GraphQL, client: Client, settings: Any, db: None
+    gql: GraphQL, client: Client, dead_redis: str, db: None
 ) -> None:
-    dead = "redis://127.0.0.1:9/0"  # discard port: nothing listens
-    settings.REDIS_URL = dead
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": dead,
-            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
     response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
@@ -352,20 +343,7 @@ async def _asgi_request(
     """One GET through a raw ASGI application, as uvicorn would call it: status, headers, body."""
     from asgiref.testing import ApplicationCommunicator
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", client_port),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope("GET", path, client_port=client_port)
     communicator = ApplicationCommunicator(application, scope)
     await communicator.send_input({"type": "http.request", "body": b"", "more_body": False})
     start = await communicator.receive_output(timeout=10)
@@ -793,20 +771,7 @@ def test_a_client_that_disconnects_cancels_its_request_on_the_lean_stack(
         outcome.append("finished")
 
     monkeypatch.setattr(GraphQLView, "_respond", endless)
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 40001),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = http_scope("POST", "/graphql", [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")])
 
     async def gone() -> None:
         communicator = ApplicationCommunicator(application, scope)
