@@ -33,7 +33,6 @@ from movies.catalog import cache_policy
 # IGNORE_EXCEPTIONS) could go unseen.
 TTL = 300
 MAX_ITEMS = 5000
-KINDS = ("favorite", "watchlist", "rating")
 # The entry of a history longer than MAX_ITEMS, for the generation it was measured at.
 LARGE = "large"
 
@@ -103,19 +102,17 @@ def load(user_id: int) -> ViewerState | None:
     gen_key = generation_key(user_id)
     try:
         found = cache.get_many([gen_key, key(user_id)])
-    except ValueError:  # a value django-redis cannot decode
-        found = {gen_key: None}
+    except ValueError:  # a value django-redis cannot decode: both are read afresh below
+        found = {}
     generation = parse_generation(found.get(gen_key))
-    if generation is None and gen_key in found:
-        # Not a generation (junk, another serializer's value): a new one, as a change sets.
-        cache_policy.drop_recommendations(user_id)
     kept = found.get(key(user_id))
-    if generation is not None and kept == {"g": generation, LARGE: True}:
-        return None
-    if (state := parse(kept, generation)) is not None:
-        return state
     if generation is None:
+        # Missing, or not a generation: cache_policy sets a new one, as a change does.
         generation = cache_policy.recommendations_generation(user_id)
+    elif kept == {"g": generation, LARGE: True}:
+        return None
+    elif (state := parse(kept, generation)) is not None:
+        return state
     favorites = list(
         Favorite.objects.filter(user_id=user_id).values_list("movie_id", flat=True)[: MAX_ITEMS + 1]
     )

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.middleware.gzip import GZipMiddleware
+from django.middleware.gzip import GZipMiddleware, re_accepts_gzip
 from django.utils.text import compress_string
 
 from accounts import auth
@@ -143,9 +143,9 @@ def viewer_answer_key(key: str, viewer: auth.Verified) -> str | None:
 
 
 def _accepts_gzip(scope: Scope) -> bool:
-    return any(
-        name.lower() == b"accept-encoding" and b"gzip" in value.lower() for name, value in scope["headers"]
-    )
+    """As GZipMiddleware reads Accept-Encoding (a repeated header joined, as Django does)."""
+    sent = ",".join(v.decode("latin-1") for n, v in scope["headers"] if n.lower() == b"accept-encoding")
+    return bool(re_accepts_gzip.search(sent))
 
 
 def _resumed(head: bytes, receive: Receive, more_body: bool = True) -> Receive:
@@ -205,9 +205,9 @@ class ReplayMiddleware:
         answer_key = viewer_answer_key(key, viewer) if viewer is not None else None
         if viewer is not None:
             kept = response_cache.get_viewer_answer(answer_key) if answer_key is not None else None
-            spliced = response_cache.get_replay(key)
-            if kept is None and isinstance(spliced, SplicedResponse) and viewer.state is not None:
-                kept = spliced.for_viewer(viewer.state)
+            if kept is None and viewer.state is not None:
+                spliced = response_cache.get_replay(key)
+                kept = spliced.for_viewer(viewer.state) if isinstance(spliced, SplicedResponse) else None
             if kept is not None:
                 await self._replay(kept, scope, send, started)
                 return

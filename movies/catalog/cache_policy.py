@@ -98,16 +98,27 @@ def recommendations_generation_key(user_id: int) -> str:
     return cache_key("user", "recommendations-generation", user_id)
 
 
+def _is_generation(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def recommendations_generation(user_id: int) -> int:
     """Changes whenever the user's lists or preferences change (see ``drop_recommendations``); set now
-    when the cache has none (never set, expired or evicted), so it never reads as an earlier value
-    whose entries may still exist."""
+    when the cache has none (never set, expired or evicted) or holds something else, so it never
+    reads as an earlier value whose entries may still exist."""
     key = recommendations_generation_key(user_id)
-    generation = cache.get(key)
-    if not isinstance(generation, int) or isinstance(generation, bool):
-        cache.add(key, time.time_ns(), timeout=GENERATION_TTL)
+    try:
         generation = cache.get(key)
-    return generation if isinstance(generation, int) and not isinstance(generation, bool) else 0
+    except ValueError:  # a value django-redis cannot decode
+        generation = key
+    if _is_generation(generation):
+        return generation  # type: ignore[no-any-return]
+    if generation is None:
+        cache.add(key, time.time_ns(), timeout=GENERATION_TTL)
+    else:
+        drop_recommendations(user_id)
+    generation = cache.get(key)
+    return generation if _is_generation(generation) else 0  # type: ignore[no-any-return]
 
 
 def drop_recommendations(user_id: int) -> None:
