@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import weakref
 from typing import Any
 
@@ -34,6 +33,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from accounts.models import User
+from backend.logging import Throttle
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,7 @@ VERSION = "v"
 POOL_SIZE = 8
 POOL_WAIT_SECONDS = 2.0
 
-WARN_EVERY_SECONDS = 60.0
-_warned_at = -WARN_EVERY_SECONDS
+warnings = Throttle()
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
 
@@ -120,11 +119,7 @@ async def read_raw(keys: list[str]) -> list[bytes | None] | None:
     try:
         return await _client().mget([cache.make_key(name) for name in keys])  # type: ignore[no-any-return]
     except (RedisError, OSError, TimeoutError):
-        global _warned_at
-        # Once a minute with the traceback: in an outage every signed-in request comes here.
-        now = time.monotonic()
-        if now - _warned_at >= WARN_EVERY_SECONDS:
-            _warned_at = now
+        if warnings.due():  # in an outage every signed-in request comes here
             logger.warning("could not read the user cache; asking the database", exc_info=True)
         return None
 

@@ -18,7 +18,10 @@ from pathlib import Path
 from django.conf import settings
 from redis.exceptions import LockError, RedisError
 
+from backend.logging import Throttle
+
 logger = logging.getLogger(__name__)
+warnings = Throttle()
 
 LOCK_DIR = Path(settings.BASE_DIR) / "var" / "locks"
 
@@ -77,7 +80,8 @@ def one_at_a_time(name: str, timeout: float, wait: float) -> Iterator[bool]:
     try:
         held = lock.acquire()
     except RedisError:
-        logger.warning("could not take the lock %s; going on without it", name, exc_info=True)
+        if warnings.due():  # in an outage every fill of a key comes here
+            logger.warning("could not take the lock %s; going on without it", name, exc_info=True)
         held = False
     try:
         yield held

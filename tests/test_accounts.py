@@ -918,8 +918,9 @@ def test_a_redis_outage_signs_in_from_the_database_and_warns_once_a_minute(
 
     from accounts import tokens, user_cache
     from accounts.models import User
+    from backend.logging import Throttle
 
-    monkeypatch.setattr(user_cache, "_warned_at", -user_cache.WARN_EVERY_SECONDS)
+    monkeypatch.setattr(user_cache, "warnings", Throttle())
     token = tokens.issue(User.objects.create_user("outage", "outage@example.com", "a-long-passphrase")).token
     with caplog.at_level(logging.WARNING, logger="accounts.user_cache"):
         for _ in range(3):
