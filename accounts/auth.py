@@ -111,8 +111,10 @@ def _cached(token: AccessToken, entry: dict[str, Any] | None) -> User | None:
 
 async def verify(header: str) -> Verified | Unanswered | None:
     """The token of an Authorization header accepted on the shared cache alone, with the viewer's lists,
-    in one round trip on the event loop; else None (or Unanswered: no cache to ask, or it did not
-    answer) when only ``authenticate_request`` can decide."""
+    in one round trip on the event loop; else None (no shared cache to ask, or no entry it vouches
+    for) or Unanswered (it did not answer) when only ``authenticate_request`` can decide."""
+    if not user_cache.enabled():
+        return None
     token = _decode(header)
     if isinstance(token, DomainError) or (user_id := _user_id(token)) is None:
         return None
