@@ -205,9 +205,10 @@ class ReplayMiddleware:
         answer_key = viewer_answer_key(key, viewer) if viewer is not None else None
         if viewer is not None:
             kept = response_cache.get_viewer_answer(answer_key) if answer_key is not None else None
-            if kept is None and viewer.state is not None:
-                spliced = response_cache.get_replay(key)
-                kept = spliced.for_viewer(viewer.state) if isinstance(spliced, SplicedResponse) else None
+            spliced = response_cache.get_replay(key) if kept is None else None
+            # The lists are decoded only for a template to fill with them.
+            if isinstance(spliced, SplicedResponse) and viewer.state is not None:
+                kept = spliced.for_viewer(viewer.state)
             if kept is not None:
                 await self._replay(kept, scope, send, started)
                 return
